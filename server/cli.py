@@ -1,0 +1,118 @@
+"""`ledgerpane` operations: serve, init-db, create-workspace, create-key."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+from sqlalchemy import select
+
+from server.config import Settings, load_settings
+from server.db import make_engine, make_sessionmaker, transaction, upgrade
+from server.models import Member, Role, Workspace
+from server.workspaces import add_member, create_key, create_workspace, member_for_key
+
+
+@click.group(help="Ledgerpane: accounting data into your planning workspace, from inside Excel.")
+def main() -> None:
+    pass
+
+
+def _migrated(settings: Settings):
+    engine = make_engine(settings.effective_database_url)
+    upgrade(engine)
+    return make_sessionmaker(engine)
+
+
+@main.command("init-db", help="Create or upgrade the database schema (Alembic migrations).")
+def init_db() -> None:
+    settings = load_settings()
+    _migrated(settings)
+    click.echo(f"Database is up to date: {_safe_url(settings.effective_database_url)}")
+
+
+@main.command("create-workspace", help="Create a workspace and its first admin; prints the admin's key.")
+@click.argument("name")
+@click.option("--admin", "admin_user", required=True, help="Email or login of the first admin.")
+@click.option("--timezone", default="UTC", show_default=True, help="IANA timezone, e.g. Europe/London.")
+@click.option("--currency", "base_currency", default="USD", show_default=True, help="Base currency (ISO 4217).")
+def create_workspace_command(name: str, admin_user: str, timezone: str, base_currency: str) -> None:
+    sessions = _migrated(load_settings())
+    try:
+        with transaction(sessions) as session:
+            workspace, admin = create_workspace(session, name, admin_user, timezone, base_currency)
+            key = create_key(session, admin, label="created with create-workspace")
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from None
+    click.echo(f"Workspace {workspace.id}: {workspace.name}")
+    click.echo(f"Workspace key: {key}")
+
+
+@main.command("create-key", help="Create a key for a person in a workspace (added as a member if new).")
+@click.option("--workspace", "workspace_id", type=int, required=True, help="Workspace id.")
+@click.option("--user", required=True, help="Email or login of the person.")
+@click.option("--role", type=click.Choice([r.value for r in Role]), default=Role.member.value, show_default=True)
+@click.option("--label", default="", help="What the key is for, to tell keys apart later.")
+def create_key_command(workspace_id: int, user: str, role: str, label: str) -> None:
+    sessions = _migrated(load_settings())
+    with transaction(sessions) as session:
+        workspace = session.get(Workspace, workspace_id)
+        if workspace is None:
+            raise click.BadParameter(f"no workspace {workspace_id}", param_hint="--workspace")
+        member = session.scalar(select(Member).where(Member.workspace_id == workspace_id, Member.user == user))
+        if member is None:
+            member = add_member(session, workspace, user, Role(role))
+        elif member.role != role:
+            raise click.BadParameter(f"{user} is already a {member.role} of this workspace", param_hint="--role")
+        key = create_key(session, member, label)
+    click.echo(f"Workspace key: {key}")
+
+
+@main.command(help="Run the service (waitress), creating the database and a first workspace if needed.")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--threads", default=8, show_default=True, type=int)
+def serve(host: str, port: int, threads: int) -> None:
+    import waitress
+
+    from server.app import create_app
+
+    settings = load_settings()
+    public_url = settings.public_url or f"http://{host}:{port}"
+    key = _embedded_workspace_key(settings, _migrated(settings))
+    app = create_app({"public_url": public_url})
+    click.echo(f"Ledgerpane is serving {_safe_url(settings.effective_database_url)}")
+    click.echo(f"Task pane: {public_url}/taskpane.html#key={key}")
+    click.echo(f"API: {public_url}/api/v1/workspace (OpenAPI at {public_url}/api/openapi.json)")
+    click.echo(f"Workspace key: {key}", color=False)
+    waitress.serve(app, host=host, port=port, threads=threads, ident="ledgerpane")
+
+
+def _embedded_workspace_key(settings: Settings, sessions) -> str:
+    """The key printed at start. Keys are stored hashed, so the embedded default keeps its admin key
+    in var/workspace-key (mode 0600) to print it again on the next start."""
+    key_file = settings.var_dir / "workspace-key"
+    with transaction(sessions) as session:
+        if key_file.is_file() and member_for_key(session, key_file.read_text().strip()) is not None:
+            return key_file.read_text().strip()
+        admin = session.scalar(select(Member).where(Member.role == Role.admin.value).order_by(Member.id))
+        if admin is None:
+            _, admin = create_workspace(session, "My workspace", "admin@localhost")
+        key = create_key(session, admin, label="printed by ledgerpane serve")
+    _write_private(key_file, key)
+    return key
+
+
+def _write_private(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text + "\n")
+    path.chmod(0o600)
+
+
+def _safe_url(url: str) -> str:
+    """The database URL without its password, fit to print."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)

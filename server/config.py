@@ -1,0 +1,68 @@
+"""Settings from the environment, an optional `.env` file, and the caller's overrides.
+
+Everything the service needs to know about where it runs lives here, so that nothing else reads
+`os.environ`. The embedded default is a SQLite file under `var/`; `DATABASE_URL` points it elsewhere.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from dotenv import dotenv_values
+
+
+def _bool(text: str) -> bool:
+    return text.strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    var_dir: Path = Path("var")
+    database_url: str = ""  # empty: SQLite file var/ledgerpane.db
+    secret_key: str = ""  # LEDGERPANE_SECRET_KEY; empty: a generated key file in var/
+    public_url: str = ""  # the origin the task pane is served from, e.g. https://ledgerpane.example.com
+    max_body_bytes: int = 1024 * 1024
+    sandbox: bool = True  # mount the built-in provider emulator at /sandbox
+    log_level: str = "INFO"
+    sandbox_url: str = ""  # where the sandbox answers; empty: <public_url>/sandbox (mounted in-process)
+    xero_client_id: str = ""  # with a secret, the real Xero appears in the provider catalog
+    xero_client_secret: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.var_dir / 'ledgerpane.db').resolve()}"
+
+
+# Environment variable -> (settings field, parser)
+_ENV = {
+    "LEDGERPANE_VAR_DIR": ("var_dir", Path),
+    "DATABASE_URL": ("database_url", str),
+    "LEDGERPANE_SECRET_KEY": ("secret_key", str),
+    "LEDGERPANE_PUBLIC_URL": ("public_url", str),
+    "LEDGERPANE_MAX_BODY_BYTES": ("max_body_bytes", int),
+    "LEDGERPANE_SANDBOX": ("sandbox", _bool),
+    "LEDGERPANE_LOG_LEVEL": ("log_level", str),
+    "LEDGERPANE_SANDBOX_URL": ("sandbox_url", str),
+    "XERO_CLIENT_ID": ("xero_client_id", str),
+    "XERO_CLIENT_SECRET": ("xero_client_secret", str),
+}
+
+
+def load_settings(overrides: dict[str, Any] | None = None, env_file: str | Path = ".env") -> Settings:
+    """Defaults, then `.env`, then the process environment, then explicit overrides (tests)."""
+    values: dict[str, Any] = {}
+    sources = [dotenv_values(env_file) if Path(env_file).is_file() else {}, os.environ]
+    for source in sources:
+        for name, (attr, parse) in _ENV.items():
+            if source.get(name):
+                values[attr] = parse(source[name])
+    known = {f.name for f in fields(Settings)}
+    for key, value in (overrides or {}).items():
+        if key in known:
+            values[key] = Path(value) if key == "var_dir" else value
+        else:
+            values.setdefault("extra", {})[key] = value
+    return replace(Settings(), **values)
