@@ -1,0 +1,125 @@
+"""The `ledgerpane` operations commands, run as a user would run them."""
+import os
+import re
+import subprocess
+import sys
+import time
+
+import pytest
+import requests
+from click.testing import CliRunner
+
+from server.cli import main
+
+
+@pytest.fixture
+def run(db, tmp_path, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", db.url)
+    monkeypatch.setenv("LEDGERPANE_VAR_DIR", str(tmp_path))
+
+    def invoke(*args: str):
+        return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+    return invoke
+
+
+def key_in(output: str) -> str:
+    return re.search(r"^Workspace key: (lp_\S+)$", output, re.M).group(1)
+
+
+def test_init_db_is_idempotent(run):
+    first, second = run("init-db"), run("init-db")
+    assert first.exit_code == second.exit_code == 0
+    assert "Database is up to date" in second.output
+
+
+def test_init_db_never_prints_the_database_password(run, db, monkeypatch):
+    if db.backend != "postgresql":
+        pytest.skip("SQLite URLs carry no password")
+    # The test server trusts local connections, so the password is accepted and ignored.
+    monkeypatch.setenv("DATABASE_URL", db.url.replace("://postgres@", "://postgres:s3cret-pw@"))
+    result = run("init-db")
+    assert result.exit_code == 0 and "s3cret-pw" not in result.output and "***" in result.output
+
+
+def test_create_workspace_prints_a_key_that_works(run, app):
+    result = run("create-workspace", "Initech", "--admin", "cfo@initech.test", "--timezone", "Asia/Tokyo",
+                 "--currency", "jpy")
+    assert result.exit_code == 0, result.output
+    response = app.test_client().get("/api/v1/workspace", headers={"Authorization": f"Bearer {key_in(result.output)}"})
+    assert response.get_json() == {"name": "Initech", "timezone": "Asia/Tokyo", "base_currency": "JPY",
+                                   "role": "admin"}
+
+
+def test_create_workspace_refuses_an_unknown_timezone(run):
+    result = run("create-workspace", "Initech", "--admin", "cfo@initech.test", "--timezone", "Nowhere/Land")
+    assert result.exit_code == 2 and "unknown timezone" in result.output
+
+
+def test_create_key_adds_a_member_with_that_role(run, app, workspace):
+    result = run("create-key", "--workspace", str(workspace.id), "--user", "new@acme.test", "--label", "laptop")
+    assert result.exit_code == 0, result.output
+    response = app.test_client().get("/api/v1/workspace", headers={"Authorization": f"Bearer {key_in(result.output)}"})
+    assert response.get_json()["role"] == "member"
+
+
+def test_create_key_refuses_a_missing_workspace_and_a_role_change(run, workspace):
+    assert run("create-key", "--workspace", "999", "--user", "x@y.z").exit_code == 2
+    result = run("create-key", "--workspace", str(workspace.id), "--user", "analyst@acme.test", "--role", "admin")
+    assert result.exit_code == 2 and "already a member" in result.output
+
+
+def test_serve_creates_a_workspace_prints_its_key_and_answers(db, tmp_path):
+    env = {**os.environ, "DATABASE_URL": db.url, "LEDGERPANE_VAR_DIR": str(tmp_path)}
+    port = _free_port()
+    server = subprocess.Popen([sys.executable, "-m", "server", "serve", "--port", str(port)], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        printed = _read_until(server, "Workspace key:", deadline=time.monotonic() + 30)
+        key = key_in(printed)
+        assert f"http://127.0.0.1:{port}/taskpane.html" in printed
+        response = _get_when_up(f"http://127.0.0.1:{port}/api/v1/workspace", key)
+        assert response.json()["role"] == "admin"
+        assert oct((tmp_path / "workspace-key").stat().st_mode & 0o777) == "0o600"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    # A second start prints the same key again rather than minting a new one.
+    again = subprocess.Popen([sys.executable, "-m", "server", "serve", "--port", str(port)], env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert key_in(_read_until(again, "Workspace key:", deadline=time.monotonic() + 30)) == key
+    finally:
+        again.terminate()
+        again.wait(timeout=10)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _read_until(process: subprocess.Popen, marker: str, deadline: float) -> str:
+    seen = ""
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line and process.poll() is not None:
+            break
+        seen += line
+        if marker in line:
+            return seen
+    raise AssertionError(f"never printed {marker!r}; output was:\n{seen}")
+
+
+def _get_when_up(url: str, key: str) -> requests.Response:
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            return requests.get(url, headers={"Authorization": f"Bearer {key}"}, timeout=5)
+        except requests.ConnectionError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
