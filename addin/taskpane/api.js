@@ -1,0 +1,51 @@
+// Talking to the Ledgerpane service: the bearer key on every request, and one error shape out.
+//
+// The service answers errors as {"error": {"code", "message", "field"}}. Callers get either the
+// parsed body, an ApiError carrying those fields and the HTTP status, or a NetworkError when the
+// service could not be reached at all (that one deserves a Retry, the others usually do not).
+
+const REQUEST_DEADLINE_MS = 20000;
+
+export class ApiError extends Error {
+  constructor(status, code, message, field = null) {
+    super(message);
+    this.name = "ApiError";
+    this.status = status;
+    this.code = code;
+    this.field = field;
+  }
+}
+
+export class NetworkError extends Error {
+  constructor(message) {
+    super(message);
+    this.name = "NetworkError";
+  }
+}
+
+export async function getJson(path, key) {
+  let response;
+  try {
+    response = await fetch(path, {
+      headers: { Authorization: `Bearer ${key}`, Accept: "application/json" },
+      cache: "no-store",
+      signal: AbortSignal.timeout(REQUEST_DEADLINE_MS),
+    });
+  } catch (error) {
+    const slow = error && error.name === "TimeoutError";
+    throw new NetworkError(slow
+      ? "Ledgerpane's service is taking too long to answer."
+      : "Ledgerpane can't reach its service. Check your connection, then retry.");
+  }
+  const body = await response.json().catch(() => null);
+  if (response.ok && body !== null) return body;
+  throw errorFrom(response.status, body);
+}
+
+function errorFrom(status, body) {
+  const detail = (body && typeof body.error === "object" && body.error) || {};
+  const message = typeof detail.message === "string" && detail.message
+    ? detail.message
+    : `Ledgerpane's service answered with an unexpected response (HTTP ${status}).`;
+  return new ApiError(status, detail.code || `http_${status}`, message, detail.field ?? null);
+}
