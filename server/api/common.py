@@ -1,7 +1,9 @@
 """Pieces every blueprint shares: strict request models, the error model, paging."""
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 BEARER = [{"workspace_key": []}]
 
@@ -10,6 +12,15 @@ class StrictModel(BaseModel):
     """Request models refuse fields they do not know, so a typo is an error, not silently ignored."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+class OptionalBody(StrictModel):
+    """A body every field of which has a default: an empty request means "all defaults"."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_is_defaults(cls, data: Any) -> Any:
+        return {} if data is None else data
 
 
 class ErrorDetail(BaseModel):
