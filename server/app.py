@@ -17,20 +17,12 @@ from werkzeug.exceptions import BadRequest
 from server import api
 from server.api.common import ErrorOut
 from server.auth import authenticate
-from server.config import Settings, load_settings
-from server.db import close_request_session, make_engine, make_sessionmaker
+from server.config import load_settings
+from server.db import close_request_session
 from server.errors import ApiError, register_error_handlers, validation_error_response
+from server.services import Services, services
 
 TASKPANE = Path(__file__).resolve().parent.parent / "addin" / "taskpane"
-
-
-class Services:
-    """What the app holds for its lifetime, reached as `current_app.extensions["ledgerpane"]`."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.engine = make_engine(settings.effective_database_url)
-        self.sessions = make_sessionmaker(self.engine)
 
 
 def _json_default(value: Any) -> Any:
@@ -52,6 +44,8 @@ class OrjsonProvider(JSONProvider):
 def create_app(config: dict[str, Any] | None = None) -> OpenAPI:
     settings = load_settings(config)
     logging.basicConfig(level=settings.log_level)
+    # Authlib logs whole token responses at DEBUG: never let a token into our logs, whatever the level.
+    logging.getLogger("authlib").setLevel(max(logging.WARNING, logging.getLogger().getEffectiveLevel()))
     app = OpenAPI(
         __name__,
         info=Info(title="Ledgerpane API", version="1"),
@@ -105,17 +99,10 @@ def _finish_request(response: Response) -> Response:
 
 
 def _healthz():
-    services = _services()
     try:
-        with services.engine.connect() as connection:
+        with services().engine.connect() as connection:
             connection.execute(text("SELECT 1"))
     except Exception as error:  # any database failure means "not healthy", reported plainly
         logging.getLogger(__name__).warning("health check failed: %s", type(error).__name__)
         return jsonify(status="unavailable", database="unreachable"), 503
     return jsonify(status="ok", database="ok")
-
-
-def _services() -> Services:
-    from flask import current_app
-
-    return current_app.extensions["ledgerpane"]

@@ -1,4 +1,4 @@
-"""`ledgerpane` operations: serve, init-db, create-workspace, create-key."""
+"""`ledgerpane` operations: serve, init-db, create-workspace, create-key, sandbox, refresh, manifest."""
 from __future__ import annotations
 
 import os
@@ -6,10 +6,15 @@ from pathlib import Path
 
 import click
 from sqlalchemy import select
+from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
 from server.config import Settings, load_settings
 from server.db import make_engine, make_sessionmaker, transaction, upgrade
 from server.models import Member, Role, Workspace
+from server.sandbox import RateLimits as SandboxRateLimits
+from server.sandbox import SandboxClient, SandboxConfig, create_sandbox_app
+from server.sandbox import serve as serve_sandbox
+from server.sandbox.config import DEMO_CLIENT
 from server.workspaces import add_member, create_key, create_workspace, member_for_key
 
 
@@ -81,11 +86,78 @@ def serve(host: str, port: int, threads: int) -> None:
     public_url = settings.public_url or f"http://{host}:{port}"
     key = _embedded_workspace_key(settings, _migrated(settings))
     app = create_app({"public_url": public_url})
+    if settings.sandbox and not settings.sandbox_url:
+        app = DispatcherMiddleware(app, {"/sandbox": create_sandbox_app(demo_sandbox_config(settings, public_url))})
+        click.echo(f"Demo provider (Xero sandbox): {public_url}/sandbox")
     click.echo(f"Ledgerpane is serving {_safe_url(settings.effective_database_url)}")
     click.echo(f"Task pane: {public_url}/taskpane.html#key={key}")
     click.echo(f"API: {public_url}/api/v1/workspace (OpenAPI at {public_url}/api/openapi.json)")
     click.echo(f"Workspace key: {key}", color=False)
     waitress.serve(app, host=host, port=port, threads=threads, ident="ledgerpane")
+
+
+@main.command(help="Run the sandbox provider on its own (Xero's OAuth and Accounting API over demo data).")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8001, show_default=True, type=int)
+@click.option("--lines", default=20_000, show_default=True, type=int, help="Journal lines to generate.")
+@click.option("--redirect-uri", "redirect_uris", multiple=True,
+              help="An OAuth redirect URI to accept for the demo app (repeatable).")
+def sandbox(host: str, port: int, lines: int, redirect_uris: tuple[str, ...]) -> None:
+    settings = load_settings()
+    config = demo_sandbox_config(settings, settings.public_url or "http://127.0.0.1:8000", lines=lines,
+                                 extra_redirect_uris=list(redirect_uris))
+    click.echo(f"Sandbox provider on http://{host}:{port} (admin key: {config.admin_key})")
+    serve_sandbox(config, host=host, port=port)
+
+
+@main.command(help="Refresh one connection now, in this process, and print what it did.")
+@click.argument("connection_id", type=int)
+@click.option("--mode", type=click.Choice(["incremental", "full"]), default="incremental", show_default=True)
+def refresh(connection_id: int, mode: str) -> None:
+    from server.models import Connection
+    from server.refresh import execute, request_refresh
+    from server.services import Services
+
+    settings = load_settings()
+    services = Services(settings)
+    try:
+        with transaction(services.sessions) as session:
+            if session.get(Connection, connection_id) is None:
+                raise click.BadParameter(f"no connection {connection_id}", param_hint="CONNECTION_ID")
+        run_id, created = request_refresh(services.sessions, connection_id, trigger="manual", member_id=None,
+                                          mode=mode)
+        if not created:
+            raise click.ClickException(f"run {run_id} of this connection is already under way")
+        click.echo(f"Run {run_id}: {mode} refresh started")
+        status = execute(services, run_id)
+        click.echo(f"Run {run_id}: {status}")
+    finally:
+        services.close()
+    if status != "succeeded":
+        raise SystemExit(1)
+
+
+@main.command(help="Write the Office add-in manifest for the origin users reach the service at.")
+@click.option("--origin", required=True, help="The https origin, e.g. https://ledgerpane.example.com")
+@click.option("--output", type=click.Path(dir_okay=False, writable=True), default="-", show_default=True)
+def manifest(origin: str, output: str) -> None:
+    from server.addin import render_manifest
+
+    try:
+        text = render_manifest(origin)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--origin") from None
+    click.open_file(output, "w").write(text)
+
+
+def demo_sandbox_config(settings: Settings, public_url: str, lines: int = 20_000,
+                        extra_redirect_uris: list[str] | None = None) -> SandboxConfig:
+    """The sandbox of the embedded default: the demo app may send users back to this service only."""
+    client = SandboxClient(DEMO_CLIENT.client_id, DEMO_CLIENT.client_secret,
+                           [f"{public_url}/oauth/callback/xero-sandbox", *(extra_redirect_uris or [])],
+                           name=DEMO_CLIENT.name)
+    return SandboxConfig(clients=[client], lines=lines,
+                         rate_limits=SandboxRateLimits.scaled(settings.sandbox_rate_scale))
 
 
 def _embedded_workspace_key(settings: Settings, sessions) -> str:

@@ -29,6 +29,10 @@ class Settings:
     sandbox_url: str = ""  # where the sandbox answers; empty: <public_url>/sandbox (mounted in-process)
     xero_client_id: str = ""  # with a secret, the real Xero appears in the provider catalog
     xero_client_secret: str = ""
+    refresh_workers: int = 2  # refresh runs at the same time in one process
+    # The demo provider's rate-limit windows relative to Xero's: 0.1 makes its "minute" six seconds, so
+    # the demo's first refresh takes seconds, not minutes. The connector keeps under the same limits.
+    sandbox_rate_scale: float = 0.1
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -48,6 +52,8 @@ _ENV = {
     "LEDGERPANE_SANDBOX_URL": ("sandbox_url", str),
     "XERO_CLIENT_ID": ("xero_client_id", str),
     "XERO_CLIENT_SECRET": ("xero_client_secret", str),
+    "LEDGERPANE_REFRESH_WORKERS": ("refresh_workers", int),
+    "LEDGERPANE_SANDBOX_RATE_SCALE": ("sandbox_rate_scale", float),
 }
 
 

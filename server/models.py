@@ -216,6 +216,9 @@ class Entity(Base):
     name: Mapped[str] = mapped_column(String(300))
     kind: Mapped[str] = mapped_column(String(40), default="company")
     base_currency: Mapped[str | None] = mapped_column(String(3))
+    currencies: Mapped[list[Any]] = mapped_column(default=list)  # codes the entity trades in
+    year_end_month: Mapped[int | None] = mapped_column(Integer)  # financial year end, from the provider
+    year_end_day: Mapped[int | None] = mapped_column(Integer)
     selected: Mapped[bool] = mapped_column(Boolean, default=False)
     available: Mapped[bool] = mapped_column(Boolean, default=True)  # still listed by the provider
     listed_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -304,8 +307,59 @@ class LedgerLine(Base):
     currency: Mapped[str] = mapped_column(String(3))
     amount_base: Mapped[Decimal | None] = mapped_column(Amount())
     description: Mapped[str] = mapped_column(Text, default="")
+    # The provider's dimension values as sent ("categoryId=optionId;..."), kept so that a changed
+    # dimension mapping can re-map lines without pulling the ledger again.
+    source_tracking: Mapped[str] = mapped_column(Text, default="")
     run_id: Mapped[int | None] = mapped_column(ForeignKey("refresh_run.id", ondelete="SET NULL"))
     source_updated_at: Mapped[datetime | None]
+
+
+class SourceDimension(Base):
+    """A dimension as the provider has it (a Xero tracking category, a QuickBooks class list...)."""
+
+    __tablename__ = "source_dimension"
+    __table_args__ = (UniqueConstraint("entity_id", "source_dimension_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspace.id", ondelete="CASCADE"), index=True)
+    connection_id: Mapped[int] = mapped_column(ForeignKey("connection.id", ondelete="CASCADE"))
+    entity_id: Mapped[int] = mapped_column(ForeignKey("entity.id", ondelete="CASCADE"))
+    source_dimension_id: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(20), default="active")
+
+
+class SourceDimensionOption(Base):
+    __tablename__ = "source_dimension_option"
+    __table_args__ = (UniqueConstraint("source_dimension_id", "source_option_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source_dimension_id: Mapped[int] = mapped_column(ForeignKey("source_dimension.id", ondelete="CASCADE"))
+    source_option_id: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(20), default="active")
+
+
+class TrialBalanceLine(Base):
+    """The provider's own trial balance for a period: what the loaded ledger is reconciled against."""
+
+    __tablename__ = "trial_balance_line"
+    __table_args__ = (UniqueConstraint("entity_id", "period", "source_account_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspace.id", ondelete="CASCADE"), index=True)
+    connection_id: Mapped[int] = mapped_column(ForeignKey("connection.id"))
+    entity_id: Mapped[int] = mapped_column(ForeignKey("entity.id"))
+    period: Mapped[date] = mapped_column(Date)  # first day of the month
+    source_account_id: Mapped[str] = mapped_column(String(200))
+    account_code: Mapped[str] = mapped_column(String(50), default="")
+    account_name: Mapped[str] = mapped_column(String(300), default="")
+    # As the provider reports them at the period end: the balance (P&L accounts: year to date) as debit or
+    # credit, and the movement of the financial year to date, debit positive.
+    debit: Mapped[Decimal] = mapped_column(Amount())
+    credit: Mapped[Decimal] = mapped_column(Amount())
+    ytd_net: Mapped[Decimal] = mapped_column(Amount())
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("refresh_run.id", ondelete="SET NULL"))
 
 
 class SyncCursor(Base):
@@ -338,6 +392,10 @@ class RefreshRun(Base):
     queued_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
+    streams: Mapped[list[Any] | None] = mapped_column(JSON)  # None: every enabled stream; else these only
+    since: Mapped[date | None] = mapped_column(Date)  # re-pull from this date (mode "repull")
+    worker: Mapped[str] = mapped_column(String(200), default="")  # host:pid running it
+    heartbeat_at: Mapped[datetime | None]  # moved on every commit; a silent run is presumed dead
     progress: Mapped[dict[str, Any]] = mapped_column(default=dict)  # pages, rows read, rows written
     counters: Mapped[dict[str, Any]] = mapped_column(default=dict)  # per stream
     error: Mapped[str] = mapped_column(Text, default="")
@@ -364,3 +422,26 @@ class LogEvent(Base):
     endpoints: Mapped[list[Any]] = mapped_column(default=list)  # method, url (no secrets), status, ms, attempt
     detail: Mapped[str] = mapped_column(Text, default="")  # error or change summary in plain words
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class OAuthHandoff(Base):
+    """One consent attempt: the dialog's start link, the `state` sent to the provider and the PKCE
+    verifier, bound to the connection and the member who asked, single-use, expiring in 10 minutes.
+    Only hashes of the start token and state are stored; the verifier is encrypted by the vault."""
+
+    __tablename__ = "oauth_handoff"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspace.id", ondelete="CASCADE"), index=True)
+    connection_id: Mapped[int] = mapped_column(ForeignKey("connection.id", ondelete="CASCADE"), index=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("member.id", ondelete="CASCADE"))
+    purpose: Mapped[str] = mapped_column(String(20))  # connect, reconnect
+    start_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    state_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    browser_hash: Mapped[str | None] = mapped_column(String(64))  # the dialog's cookie, set at start
+    verifier_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    outcome: Mapped[str] = mapped_column(String(20), default="")  # connected, denied, failed

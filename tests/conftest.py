@@ -10,8 +10,10 @@ import os
 import threading
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, text
@@ -22,6 +24,9 @@ from server.app import create_app
 from server.db import make_engine, make_sessionmaker, upgrade
 from server.models import Base, Role
 from server.workspaces import add_member, create_key, create_workspace
+
+# The provider emulator on a real port (sandbox_server, sandbox) and a user's way through it (journey).
+pytest_plugins = ["tests.plugins.sandbox", "tests.plugins.journey"]
 
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "")
 BACKENDS = ["sqlite", "postgresql"] if POSTGRES_URL else ["sqlite"]
@@ -82,7 +87,7 @@ def app(db: Database, tmp_path: Path):
     app = create_app({"database_url": db.url, "var_dir": tmp_path, "sandbox": False,
                       "public_url": "http://ledgerpane.test"})
     yield app
-    app.extensions["ledgerpane"].engine.dispose()  # PostgreSQL has a connection limit to respect
+    app.extensions["ledgerpane"].close()  # PostgreSQL has a connection limit to respect
 
 
 @pytest.fixture
@@ -130,20 +135,30 @@ class LiveServer:
     sessions: sessionmaker[Session]
 
 
-@pytest.fixture
-def live_server(tmp_path: Path) -> Iterator[LiveServer]:
-    """The whole service on a real HTTP port, on a fresh SQLite database with one workspace."""
-    url, _ = fresh_database_url("sqlite", tmp_path)
+@contextmanager
+def serving(directory: Path, **config: Any) -> Iterator[LiveServer]:
+    """The whole service on a real HTTP port of 127.0.0.1, on a fresh SQLite database with one workspace."""
+    url, _ = fresh_database_url("sqlite", directory)
     engine = make_engine(url)
     upgrade(engine)
     sessions = make_sessionmaker(engine)
     seeded = seed_workspace(sessions)
-    app = create_app({"database_url": url, "var_dir": tmp_path, "sandbox": False})
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    server = make_server("127.0.0.1", 0, None, threaded=True)
+    origin = f"http://127.0.0.1:{server.server_port}"
+    app = create_app({"database_url": url, "var_dir": directory, "sandbox": False, "public_url": origin, **config})
+    server.app = app
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield LiveServer(f"http://127.0.0.1:{server.server_port}", seeded.admin_key, seeded.name, sessions)
-    server.shutdown()
-    thread.join(timeout=10)
-    app.extensions["ledgerpane"].engine.dispose()
-    engine.dispose()
+    try:
+        yield LiveServer(origin, seeded.admin_key, seeded.name, sessions)
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        app.extensions["ledgerpane"].close()
+        engine.dispose()
+
+
+@pytest.fixture
+def live_server(tmp_path: Path) -> Iterator[LiveServer]:
+    with serving(tmp_path) as server:
+        yield server

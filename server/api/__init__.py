@@ -3,9 +3,10 @@ from __future__ import annotations
 
 from flask_openapi3 import OpenAPI
 
-from server.api import connections, workspace
+from server.api import connections, log, oauth, providers, runs, workspace
 
 
 def register(app: OpenAPI) -> None:
-    for module in (workspace, connections):
+    for module in (workspace, providers, connections, runs, log):
         app.register_api(module.bp)
+    app.register_blueprint(oauth.bp)  # browser pages of the consent dialog, outside /api

@@ -1,0 +1,557 @@
+"""The refresh pipeline (DESIGN.md, "The data flow of one refresh"): pull -> map -> load -> cursor -> log.
+
+A run is a row. `request_refresh` makes one (or returns the connection's active run: one at a time);
+`execute` carries it out, in a worker thread of the service or in `ledgerpane refresh`. For each
+selected entity and enabled stream it reads the cursor, pulls pages, maps and writes them, and moves
+the cursor in the same transaction as the rows, so a crash resumes from the last committed batch and a
+re-run never duplicates a line. Each entity x data type leaves an integration-log event; journals are
+reconciled with the provider's trial balance for the periods the run touched.
+"""
+from __future__ import annotations
+
+import calendar
+import logging
+import os
+import socket
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection as DbConnection
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from server.connection_status import Event, apply
+from server.connectors import AuthRevoked, Connector, ProviderError
+from server.connectors.base import Stream, month_ends
+from server.db import transaction
+from server.integration_log import LogEntry, summarise_endpoints, write_event
+from server.mapping.ledger import LineMapper
+from server.models import (
+    Account,
+    Connection,
+    ConnectionStatus,
+    Dimension,
+    DimensionMember,
+    Entity,
+    LedgerLine,
+    RefreshRun,
+    RunStatus,
+    SourceDimension,
+    SourceDimensionOption,
+    SyncCursor,
+    TrialBalanceLine,
+    utcnow,
+)
+from server.store import Written, period_of, to_amount, upsert, write_lines
+
+log = logging.getLogger(__name__)
+
+ACTIVE = (RunStatus.queued.value, RunStatus.running.value)
+# Streams in the order they must run: accounts before the journals that point at them.
+ORDER = ("organisation", "currencies", "accounts", "tracking_categories", "journals")
+
+
+@dataclass(frozen=True)
+class RefreshSettings:
+    batch_rows: int = 20_000  # rows per commit: large enough that commits do not dominate (perf.md)
+    overlap_records: int = 20  # offset-cursors re-read this many records back
+    overlap: timedelta = timedelta(minutes=10)  # time-cursors re-read this far back
+    stale_after: timedelta = timedelta(minutes=10)  # a run silent for this long is presumed dead
+
+
+class RunCancelled(Exception):
+    pass
+
+
+# --- asking for a run
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def request_refresh(sessions: sessionmaker[Session], connection_id: int, *, trigger: str, member_id: int | None,
+                    mode: str = "incremental", streams: list[str] | None = None, since: date | None = None,
+                    settings: RefreshSettings = RefreshSettings()) -> tuple[int, bool]:
+    """A new queued run, or the connection's active one: (run id, created)."""
+    with transaction(sessions) as session:
+        _lock_connection(session, connection_id)
+        active = session.scalar(select(RefreshRun).where(RefreshRun.connection_id == connection_id,
+                                                          RefreshRun.status.in_(ACTIVE)).order_by(RefreshRun.id))
+        if active is not None and not _is_dead(active, settings):
+            return active.id, False
+        if active is not None:
+            active.status, active.finished_at = RunStatus.failed.value, utcnow()
+            active.error = "Interrupted: the process running it stopped. A new run picks up where it left off."
+        connection = session.get(Connection, connection_id)
+        run = RefreshRun(workspace_id=connection.workspace_id, connection_id=connection_id, trigger=trigger,
+                         mode=mode, requested_by=member_id, streams=streams, since=since,
+                         progress={"pages": 0, "rows_read": 0, "rows_written": 0})
+        session.add(run)
+        session.flush()
+        return run.id, True
+
+
+def _lock_connection(session: Session, connection_id: int) -> None:
+    # A no-op write takes the row's lock (PostgreSQL) or the write lock (SQLite) for this transaction.
+    session.execute(update(Connection).where(Connection.id == connection_id).values(status=Connection.status))
+
+
+def _is_dead(run: RefreshRun, settings: RefreshSettings) -> bool:
+    host, _, pid = run.worker.rpartition(":")
+    if run.status == RunStatus.running.value and host == socket.gethostname() and pid.isdigit():
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            pass
+    last_sign = run.heartbeat_at or run.started_at or run.queued_at
+    return utcnow() - last_sign > settings.stale_after
+
+
+# --- carrying it out
+
+@dataclass
+class EntityScope:
+    id: int
+    provider_entity_id: str
+    name: str
+    base_currency: str | None
+
+
+@dataclass
+class Run:
+    """What one execution knows and counts while it works."""
+
+    id: int
+    connection_id: int
+    workspace_id: int
+    mode: str
+    streams: list[str] | None
+    since: date | None
+    data_types: list[str]
+    connector: Connector
+    token: Callable[..., str]
+    sessions: sessionmaker[Session]
+    settings: RefreshSettings
+    pages: int = 0
+    rows_read: int = 0
+    rows_written: int = 0
+    counters: dict[str, dict[str, int]] = field(default_factory=dict)
+    changes: list[dict[str, Any]] = field(default_factory=list)
+    mismatches: list[dict[str, Any]] = field(default_factory=list)
+
+    def wants(self, stream: Stream) -> bool:
+        if self.streams is not None and stream.name not in self.streams and stream.data_type not in self.streams:
+            return stream.data_type is None  # entity metadata always comes along
+        return stream.data_type is None or stream.data_type in self.data_types
+
+
+def execute(services: Any, run_id: int, settings: RefreshSettings = RefreshSettings()) -> str:
+    """Carry out a queued run to its end; returns its final status. Never raises for provider trouble:
+    failures end up on the run, the connection's status and the integration log."""
+    sessions = services.sessions
+    with transaction(sessions) as session:
+        record = session.get(RefreshRun, run_id)
+        if record is None or record.status != RunStatus.queued.value:
+            return record.status if record else "missing"
+        connection = session.get(Connection, record.connection_id)
+        record.status, record.started_at, record.heartbeat_at = RunStatus.running.value, utcnow(), utcnow()
+        record.worker = worker_name()
+        if connection.account_status != "error":
+            connection.account_status = "loading"
+        entities = [EntityScope(e.id, e.provider_entity_id, e.name, e.base_currency)
+                    for e in connection.entities if e.selected and e.available]
+        run = Run(run_id, connection.id, connection.workspace_id, record.mode, record.streams, record.since,
+                  list(connection.data_types), services.connector(connection.provider),
+                  services.vault.token_source(connection.id), sessions, settings)
+    try:
+        for entity in entities:
+            _refresh_entity(run, entity)
+        return _finish(run, RunStatus.succeeded, None)
+    except RunCancelled:
+        return _finish(run, RunStatus.cancelled, None)
+    except ProviderError as error:
+        return _finish(run, RunStatus.failed, error)
+    except Exception as error:  # a bug of ours: keep the service alive, say so plainly, keep the trace in the log
+        log.exception("refresh run %s failed unexpectedly", run_id)
+        return _finish(run, RunStatus.failed, error)
+
+
+def _finish(run: Run, status: RunStatus, error: BaseException | None) -> str:
+    with transaction(run.sessions) as session:
+        record = session.get(RefreshRun, run.id)
+        connection = session.get(Connection, run.connection_id)
+        if record.status == RunStatus.cancelled.value:
+            status = RunStatus.cancelled
+        record.status, record.finished_at = status.value, utcnow()
+        record.needs_attention = bool(run.mismatches)
+        record.progress = _progress(run)
+        record.counters = {**run.counters, "changes": run.changes[:200], "mismatches": run.mismatches[:200]}
+        accounts = session.scalar(select(func.count()).select_from(Account).where(
+            Account.connection_id == run.connection_id))
+        if connection.account_status == "loading":
+            connection.account_status = "ready" if accounts else "none"
+        if status is RunStatus.succeeded:
+            apply(connection, Event.refresh_succeeded,
+                  "The last refresh needs attention: see the log." if run.mismatches else "")
+        elif isinstance(error, AuthRevoked):
+            record.error = "The provider no longer accepts our sign-in. Reconnect to resume refreshes."
+            if connection.status != ConnectionStatus.reauth_required.value:
+                apply(connection, Event.auth_failed, record.error)
+        elif status is RunStatus.failed:
+            record.error = plain_reason(error)
+            apply(connection, Event.refresh_failed, record.error)
+    return status.value
+
+
+def plain_reason(error: BaseException | None) -> str:
+    if isinstance(error, ProviderError):
+        return f"The provider call failed after retries: {error.message}" + (
+            f" (HTTP {error.status})" if error.status else "")
+    return "Ledgerpane hit an internal error; the details are in the service log." if error else ""
+
+
+def _progress(run: Run, **where: Any) -> dict[str, Any]:
+    return {"pages": run.pages, "rows_read": run.rows_read, "rows_written": run.rows_written, **where}
+
+
+def _commit_point(connection: DbConnection, run: Run, **where: Any) -> None:
+    """Progress and heartbeat travel with each batch; a cancel asked for meanwhile stops the run here."""
+    status = connection.execute(select(RefreshRun.status).where(RefreshRun.id == run.id)).scalar_one()
+    if status == RunStatus.cancelled.value:
+        raise RunCancelled()
+    connection.execute(update(RefreshRun).where(RefreshRun.id == run.id).values(
+        progress=_progress(run, **where), heartbeat_at=utcnow()))
+
+
+# --- one entity
+
+def _refresh_entity(run: Run, entity: EntityScope) -> None:
+    periods: set[date] = set()
+    for name in ORDER:
+        stream = run.connector.stream(name)
+        if not run.wants(stream):
+            continue
+        started, calls = time.monotonic(), []
+        try:
+            written = _pull_stream(run, entity, stream, calls, periods)
+        except ProviderError as error:
+            _log(run, entity, stream.data_type or "accounts", "failed", Written(), calls, started,
+                 detail=plain_reason(error))
+            raise
+        if stream.data_type is not None:
+            detail = _change_summary(run, entity, stream, written)
+            _log(run, entity, stream.data_type, "succeeded", written, calls, started, detail=detail)
+    if "trial_balance" in run.data_types and periods and run.wants(run.connector.stream("trial_balance")):
+        _reconcile(run, entity, periods)
+
+
+def _pull_stream(run: Run, entity: EntityScope, stream: Stream, calls: list, periods: set[date]) -> Written:
+    cursor = None if run.mode == "full" or (run.mode == "repull" and run.streams) else _read_cursor(run, entity,
+                                                                                                    stream.name)
+    options: dict[str, Any] = {}
+    if run.mode == "repull" and run.since is not None:
+        options["modified_since"] = datetime.combine(run.since, datetime.min.time()).astimezone()
+    pages = run.connector.pull(stream, token=run.token, tenant_id=entity.provider_entity_id,
+                               cursor=_rewind(stream, cursor, run.settings), options=options, log=calls)
+    if stream.name == "journals":
+        return _load_journals(run, entity, pages, cursor, periods)
+    records, last_cursor = [], cursor
+    for page in pages:
+        records.extend(page.records)
+        last_cursor = page.cursor
+        run.pages += 1
+        run.rows_read += len(page.records)
+    with run.sessions.begin() as session:
+        db = session.connection()
+        written = LOADERS[stream.name](db, run, entity, records)
+        _save_cursor(db, run, entity, stream, cursor, last_cursor)
+        run.rows_written += written.inserted + written.updated
+        _count(run, stream.name, written, len(records))
+        _commit_point(db, run, entity=entity.name, stream=stream.name)
+    return written
+
+
+def _load_journals(run: Run, entity: EntityScope, pages: Iterable[Any], cursor: str | None,
+                   periods: set[date]) -> Written:
+    stream = run.connector.stream("journals")
+    mapper = _line_mapper(run, entity)
+    total, batch, last_cursor = Written(), [], cursor
+    for page in pages:
+        batch.append(page)
+        last_cursor = page.cursor
+        run.pages += 1
+        run.rows_read += len(page.records)
+        if sum(len(p.records) for p in batch) >= run.settings.batch_rows:
+            total += _write_journal_batch(run, entity, stream, mapper, batch, cursor, last_cursor, periods)
+            batch, cursor = [], last_cursor
+    if batch:
+        total += _write_journal_batch(run, entity, stream, mapper, batch, cursor, last_cursor, periods)
+    return total
+
+
+def _write_journal_batch(run: Run, entity: EntityScope, stream: Stream, mapper: LineMapper, pages: list[Any],
+                         cursor: str | None, new_cursor: str | None, periods: set[date]) -> Written:
+    rows = mapper.rows(line for page in pages for line in page.records)
+    with run.sessions.begin() as session:
+        db = session.connection()
+        if mapper.missing_accounts:
+            # Lines may name accounts the chart did not list (accounts not pulled, or created since).
+            _add_accounts_from_lines(db, run, entity, mapper)
+            rows += mapper.retry_missing()
+        written = write_lines(db, rows)
+        _save_cursor(db, run, entity, stream, cursor, new_cursor)
+        run.rows_written += written.inserted + written.updated
+        _count(run, "journals", written, len(rows))
+        _commit_point(db, run, entity=entity.name, stream="journals")
+    periods.update(row[6] for row in rows)
+    return written
+
+
+def _line_mapper(run: Run, entity: EntityScope) -> LineMapper:
+    with run.sessions() as session:
+        accounts = dict(session.execute(select(Account.source_account_id, Account.id)
+                                        .where(Account.entity_id == entity.id)).all())
+        unmapped = dict(session.execute(
+            select(Dimension.position, DimensionMember.id).join(DimensionMember)
+            .where(Dimension.workspace_id == run.workspace_id, DimensionMember.is_unmapped)).all())
+        currency = entity.base_currency or session.get(Entity, entity.id).base_currency or "XXX"
+        start = session.scalar(select(func.coalesce(func.max(LedgerLine.id), 0)))
+    run.counters.setdefault("_first_new_line", {})[str(entity.id)] = start
+    return LineMapper(run.workspace_id, run.connection_id, entity.id, currency, run.id, accounts,
+                      tuple(unmapped.get(slot) for slot in (1, 2, 3, 4)))
+
+
+def _add_accounts_from_lines(db: DbConnection, run: Run, entity: EntityScope, mapper: LineMapper) -> None:
+    rows = [{"workspace_id": run.workspace_id, "connection_id": run.connection_id, "entity_id": entity.id,
+             "source_account_id": account_id, "code": lines[0].account_code or "",
+             "name": lines[0].account_name or lines[0].account_code or account_id,
+             "account_type": lines[0].account_type or ""}
+            for account_id, lines in mapper.missing_accounts.items()]
+    upsert(db, Account.__table__, rows, key=("source_account_id",), scope={"entity_id": entity.id})
+    mapper.account_ids.update(db.execute(select(Account.source_account_id, Account.id).where(
+        Account.entity_id == entity.id, Account.source_account_id.in_(mapper.missing_accounts))).all())
+
+
+# --- small streams
+
+def _load_organisation(db: DbConnection, run: Run, entity: EntityScope, records: list[Any]) -> Written:
+    if records:
+        organisation = records[0]
+        entity.base_currency = organisation.base_currency
+        db.execute(update(Entity).where(Entity.id == entity.id).values(
+            base_currency=organisation.base_currency, year_end_month=organisation.financial_year_end_month,
+            year_end_day=organisation.financial_year_end_day))
+    return Written()
+
+
+def _load_currencies(db: DbConnection, run: Run, entity: EntityScope, records: list[Any]) -> Written:
+    codes = sorted({r.code for r in records})
+    before = db.execute(select(Entity.currencies).where(Entity.id == entity.id)).scalar_one() or []
+    db.execute(update(Entity).where(Entity.id == entity.id).values(currencies=codes))
+    return Written(len(set(codes) - set(before)), 0)
+
+
+def _load_accounts(db: DbConnection, run: Run, entity: EntityScope, records: list[Any]) -> Written:
+    rows = [{"workspace_id": run.workspace_id, "connection_id": run.connection_id, "entity_id": entity.id,
+             "source_account_id": r.account_id, "code": r.code or "", "name": r.name,
+             "account_type": r.type or "", "account_class": r.account_class or "",
+             "status": (r.status or "ACTIVE").lower(), "currency": r.currency_code,
+             "source_updated_at": r.updated_at} for r in records]
+    return upsert(db, Account.__table__, rows, key=("source_account_id",), scope={"entity_id": entity.id})
+
+
+def _load_dimensions(db: DbConnection, run: Run, entity: EntityScope, records: list[Any]) -> Written:
+    rows = [{"workspace_id": run.workspace_id, "connection_id": run.connection_id, "entity_id": entity.id,
+             "source_dimension_id": r.category_id, "name": r.name, "status": (r.status or "ACTIVE").lower()}
+            for r in records]
+    written = upsert(db, SourceDimension.__table__, rows, key=("source_dimension_id",),
+                     scope={"entity_id": entity.id})
+    ids = dict(db.execute(select(SourceDimension.source_dimension_id, SourceDimension.id)
+                          .where(SourceDimension.entity_id == entity.id)).all())
+    for record in records:
+        options = [{"source_dimension_id": ids[record.category_id], "source_option_id": o.option_id,
+                    "name": o.name, "status": (o.status or "ACTIVE").lower()} for o in record.options]
+        written += upsert(db, SourceDimensionOption.__table__, options, key=("source_option_id",),
+                          scope={"source_dimension_id": ids[record.category_id]})
+    return written
+
+
+LOADERS: dict[str, Callable[[DbConnection, Run, EntityScope, list[Any]], Written]] = {
+    "organisation": _load_organisation,
+    "currencies": _load_currencies,
+    "accounts": _load_accounts,
+    "tracking_categories": _load_dimensions,
+}
+
+
+# --- cursors
+
+def _read_cursor(run: Run, entity: EntityScope, stream: str) -> str | None:
+    with run.sessions() as session:
+        return session.scalar(select(SyncCursor.value).where(
+            SyncCursor.connection_id == run.connection_id, SyncCursor.entity_id == entity.id,
+            SyncCursor.stream == stream)) or None
+
+
+def _rewind(stream: Stream, cursor: str | None, settings: RefreshSettings) -> str | None:
+    """Start a little before the cursor so late writes at the provider are not missed; the idempotent
+    load absorbs what is read twice."""
+    if cursor is None or stream.incremental is None:
+        return cursor
+    value = stream.incremental.decode(cursor)
+    if isinstance(value, int):
+        return stream.incremental.encode(max(0, value - settings.overlap_records))
+    if isinstance(value, datetime):
+        return stream.incremental.encode(value - settings.overlap)
+    return cursor
+
+
+def _save_cursor(db: DbConnection, run: Run, entity: EntityScope, stream: Stream, old: str | None,
+                 new: str | None) -> None:
+    if new is None or stream.incremental is None:
+        return
+    if old is not None and stream.incremental.decode(new) < stream.incremental.decode(old):
+        return  # a re-read of the overlap (or a re-pull) never moves the cursor back
+    upsert(db, SyncCursor.__table__, [{"connection_id": run.connection_id, "entity_id": entity.id,
+                                       "stream": stream.name, "value": new, "updated_at": utcnow()}],
+           key=("stream",), scope={"connection_id": run.connection_id, "entity_id": entity.id})
+
+
+def _count(run: Run, stream: str, written: Written, read: int) -> None:
+    counter = run.counters.setdefault(stream, {"read": 0, "inserted": 0, "updated": 0, "deleted": 0})
+    counter["read"] += read
+    counter["inserted"] += written.inserted
+    counter["updated"] += written.updated
+
+
+# --- what changed, in finance terms
+
+def _change_summary(run: Run, entity: EntityScope, stream: Stream, written: Written) -> str:
+    if stream.name != "journals":
+        return f"{written.inserted} new, {written.updated} changed."
+    first_new = run.counters.get("_first_new_line", {}).get(str(entity.id), 0)
+    with run.sessions() as session:
+        rows = session.execute(
+            select(Account.code, Account.name, LedgerLine.period, func.sum(LedgerLine.amount), func.count())
+            .join(Account, Account.id == LedgerLine.account_id)
+            .where(LedgerLine.connection_id == run.connection_id, LedgerLine.entity_id == entity.id,
+                   LedgerLine.id > first_new)
+            .group_by(Account.code, Account.name, LedgerLine.period)).all()
+    changes = [{"entity": entity.name, "account_code": code, "account_name": name, "period": period.isoformat()[:7],
+                "net_amount": str(total), "lines": count} for code, name, period, total, count in rows]
+    run.changes.extend(sorted(changes, key=lambda c: -abs(Decimal(c["net_amount"]))))
+    if not changes:
+        return f"No new lines ({written.updated} changed)." if written.updated else "No new lines."
+    top = sorted(changes, key=lambda c: -abs(Decimal(c["net_amount"])))[:5]
+    described = "; ".join(f"{c['period']} {c['account_code'] or c['account_name']} {Decimal(c['net_amount']):+,.2f}"
+                          for c in top)
+    periods = {c["period"] for c in changes}
+    return (f"{written.inserted} new lines across {len(changes)} account-periods in {len(periods)} period(s)"
+            f"{f', {written.updated} changed' if written.updated else ''}. Largest: {described}.")
+
+
+# --- reconciliation with the provider's trial balance
+
+def financial_year_start(period_end: date, year_end_month: int | None, year_end_day: int | None) -> date:
+    """First day of the financial year that `period_end` falls in (calendar year when unknown)."""
+    month, day = year_end_month or 12, year_end_day or 31
+
+    def year_end(year: int) -> date:
+        return date(year, month, min(day, calendar.monthrange(year, month)[1]))
+
+    end = year_end(period_end.year)
+    if period_end <= end:
+        end = year_end(period_end.year - 1)
+    return end + timedelta(days=1)
+
+
+def _reconcile(run: Run, entity: EntityScope, periods: set[date]) -> None:
+    """Compare, for each period the run touched, every account's year-to-date movement as loaded with the
+    provider's trial balance at that period's end. (YTD columns mean the same whichever way a provider
+    presents its balance columns.)"""
+    stream = run.connector.stream("trial_balance")
+    started, calls = time.monotonic(), []
+    ends = {period: month_ends(period, period)[0] for period in sorted(periods)}
+    try:
+        lines = [line for page in run.connector.pull(stream, token=run.token, tenant_id=entity.provider_entity_id,
+                                                     options={"period_ends": [e.isoformat() for e in ends.values()]},
+                                                     log=calls)
+                 for line in page.records]
+    except ProviderError as error:
+        _log(run, entity, "trial_balance", "failed", Written(), calls, started, detail=plain_reason(error))
+        raise
+    run.pages += len(ends)
+    with run.sessions.begin() as session:
+        db = session.connection()
+        rows = [{"workspace_id": run.workspace_id, "connection_id": run.connection_id, "entity_id": entity.id,
+                 "period": period_of(line.period_end), "source_account_id": line.account_id,
+                 "account_code": line.account_code or "", "account_name": line.account_name,
+                 "debit": to_amount(line.debit), "credit": to_amount(line.credit), "ytd_net": to_amount(line.ytd_net),
+                 "run_id": run.id} for line in lines]
+        written = Written()
+        for period in sorted({r["period"] for r in rows}):
+            written += upsert(db, TrialBalanceLine.__table__, [r for r in rows if r["period"] == period],
+                              key=("source_account_id",), scope={"entity_id": entity.id, "period": period})
+        year_end = db.execute(select(Entity.year_end_month, Entity.year_end_day).where(Entity.id == entity.id)).one()
+        _commit_point(db, run, entity=entity.name, stream="trial_balance")
+    mismatches = _compare(run, entity, ends, lines, *year_end)
+    run.mismatches.extend(mismatches)
+    if mismatches:
+        listed = "; ".join(f"{m['period']} {m['account_code'] or m['account_name']}: loaded {m['loaded']}, "
+                           f"provider {m['provider']}" for m in mismatches[:10])
+        detail = (f"Needs attention: {len(mismatches)} account-period(s) differ from the provider's trial "
+                  f"balance (year to date). {listed}.")
+    else:
+        detail = f"Reconciled {len(ends)} period(s) with the provider's trial balance: every account agrees."
+    _log(run, entity, "trial_balance", "needs_attention" if mismatches else "succeeded", written, calls, started,
+         detail=detail)
+
+
+def _compare(run: Run, entity: EntityScope, ends: dict[date, date], provider_lines: list[Any],
+             year_end_month: int | None, year_end_day: int | None) -> list[dict[str, Any]]:
+    expected: dict[tuple[str, date], Decimal] = defaultdict(Decimal)
+    names: dict[str, tuple[str, str]] = {}
+    for line in provider_lines:
+        expected[(line.account_id, period_of(line.period_end))] += to_amount(line.ytd_net)
+        names[line.account_id] = (line.account_code or "", line.account_name)
+    starts = {period: financial_year_start(end, year_end_month, year_end_day) for period, end in ends.items()}
+    # Monthly movements once, from the earliest year start needed to the last period; YTD sums from them.
+    with run.sessions() as session:
+        monthly = session.execute(
+            select(Account.source_account_id, Account.code, Account.name, LedgerLine.period,
+                   func.sum(LedgerLine.amount))
+            .join(Account, Account.id == LedgerLine.account_id)
+            .where(LedgerLine.entity_id == entity.id, LedgerLine.period >= min(starts.values()),
+                   LedgerLine.period <= max(ends))
+            .group_by(Account.source_account_id, Account.code, Account.name, LedgerLine.period)).all()
+    loaded: dict[tuple[str, date], Decimal] = defaultdict(Decimal)
+    for account_id, code, name, month, total in monthly:
+        names.setdefault(account_id, (code, name))
+        for period in ends:
+            if starts[period] <= month <= period:
+                loaded[(account_id, period)] += total
+    mismatches = []
+    for key in sorted(set(expected) | set(loaded), key=lambda k: (k[1], names.get(k[0], ("", ""))[0])):
+        ours, theirs = loaded.get(key, Decimal(0)), expected.get(key, Decimal(0))
+        if ours != theirs:
+            code, name = names.get(key[0], ("", key[0]))
+            mismatches.append({"entity": entity.name, "period": key[1].isoformat()[:7], "account_code": code,
+                               "account_name": name, "loaded": str(ours), "provider": str(theirs),
+                               "difference": str(ours - theirs)})
+    return mismatches
+
+
+def _log(run: Run, entity: EntityScope, data_type: str, status: str, written: Written, calls: list, started: float,
+         detail: str) -> None:
+    write_event(run.sessions, LogEntry(
+        workspace_id=run.workspace_id, connection_id=run.connection_id, entity_id=entity.id, run_id=run.id,
+        data_type=data_type, status=status, rows_inserted=written.inserted, rows_updated=written.updated,
+        pages=sum(1 for c in calls if c.status is not None and c.status < 400),
+        duration_ms=int((time.monotonic() - started) * 1000), endpoints=summarise_endpoints(calls), detail=detail))

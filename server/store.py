@@ -1,0 +1,158 @@
+"""Bulk, idempotent writes into the workspace tables.
+
+Ledger lines are the hot path (research/perf.md): no ORM objects per row. PostgreSQL gets COPY into a
+staging table and one guarded merge per batch; SQLite a batched `INSERT ... ON CONFLICT DO UPDATE` in
+the caller's transaction. Either way a line that did not change is not rewritten, so re-reading an
+overlap costs a read, not a write. Small reference tables (accounts, dimensions, trial balance) go
+through one dialect-aware upsert.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection as DbConnection
+from sqlalchemy import Table, bindparam, func, insert, select, text, update
+
+from server.models import AMOUNT_SCALE, LedgerLine
+
+# The columns a ledger line is written with, in order. Changing any of the CHANGED ones rewrites it.
+LINE_COLUMNS = ("workspace_id", "connection_id", "entity_id", "source_line_id", "source_journal_id", "date",
+                "period", "account_id", "dim1_member_id", "dim2_member_id", "dim3_member_id", "dim4_member_id",
+                "amount", "currency", "amount_base", "description", "source_tracking", "run_id",
+                "source_updated_at")
+KEY = ("connection_id", "entity_id", "source_line_id")
+CHANGED = ("source_journal_id", "date", "period", "account_id", "dim1_member_id", "dim2_member_id",
+           "dim3_member_id", "dim4_member_id", "amount", "currency", "amount_base", "description",
+           "source_tracking", "source_updated_at")
+_SOURCE_LINE = LINE_COLUMNS.index("source_line_id")
+_AMOUNTS = (LINE_COLUMNS.index("amount"), LINE_COLUMNS.index("amount_base"))
+_DATES = (LINE_COLUMNS.index("date"), LINE_COLUMNS.index("period"))
+_UPDATED_AT = LINE_COLUMNS.index("source_updated_at")
+_SCALE = 10 ** AMOUNT_SCALE
+
+
+@dataclass
+class Written:
+    inserted: int = 0
+    updated: int = 0
+
+    def __iadd__(self, other: Written) -> Written:
+        self.inserted += other.inserted
+        self.updated += other.updated
+        return self
+
+
+def write_lines(connection: DbConnection, rows: Sequence[tuple]) -> Written:
+    """Upsert ledger lines (tuples in LINE_COLUMNS order) inside the caller's transaction."""
+    rows = _last_per_key(rows)
+    if not rows:
+        return Written()
+    if connection.dialect.name == "postgresql":
+        return _write_lines_postgresql(connection, rows)
+    return _write_lines_sqlite(connection, rows)
+
+
+def _last_per_key(rows: Sequence[tuple]) -> list[tuple]:
+    # One statement may not touch a row twice: a line read twice in one batch keeps its last version.
+    if len({row[_SOURCE_LINE] for row in rows}) == len(rows):
+        return list(rows)
+    return list({row[_SOURCE_LINE]: row for row in rows}.values())
+
+
+def _guard(table: str, new: str) -> str:
+    return " OR ".join(f"{table}.{c} IS DISTINCT FROM {new}.{c}" for c in CHANGED)
+
+
+_PG_MERGE = f"""
+WITH merged AS (
+    INSERT INTO ledger_line ({", ".join(LINE_COLUMNS)})
+    SELECT {", ".join(LINE_COLUMNS)} FROM ledger_line_stage
+    ON CONFLICT ({", ".join(KEY)}) DO UPDATE SET
+        {", ".join(f"{c} = excluded.{c}" for c in (*CHANGED, "run_id"))}
+    WHERE {_guard("ledger_line", "excluded")}
+    RETURNING (xmax = 0) AS inserted
+)
+SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM merged
+"""
+
+
+def _write_lines_postgresql(connection: DbConnection, rows: list[tuple]) -> Written:
+    connection.execute(text("CREATE TEMP TABLE IF NOT EXISTS ledger_line_stage "
+                            "(LIKE ledger_line INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"))
+    cursor = connection.connection.driver_connection.cursor()
+    with cursor.copy(f"COPY ledger_line_stage ({', '.join(LINE_COLUMNS)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+    inserted, updated = connection.execute(text(_PG_MERGE)).one()
+    connection.execute(text("TRUNCATE ledger_line_stage"))  # a second batch in the same transaction starts clean
+    return Written(inserted, updated)
+
+
+_SQLITE_UPSERT = f"""
+INSERT INTO ledger_line ({", ".join(LINE_COLUMNS)}) VALUES ({", ".join("?" * len(LINE_COLUMNS))})
+ON CONFLICT ({", ".join(KEY)}) DO UPDATE SET {", ".join(f"{c} = excluded.{c}" for c in (*CHANGED, "run_id"))}
+WHERE {" OR ".join(f"ledger_line.{c} IS NOT excluded.{c}" for c in CHANGED)}
+"""
+
+
+def _write_lines_sqlite(connection: DbConnection, rows: list[tuple]) -> Written:
+    before = connection.execute(select(func.coalesce(func.max(LedgerLine.id), 0))).scalar_one()
+    cursor = connection.connection.driver_connection.cursor()
+    cursor.executemany(_SQLITE_UPSERT, [_sqlite_row(row) for row in rows])
+    changed = cursor.rowcount  # inserted + updated; rows the guard left alone count 0
+    # New lines get ids above the old maximum (rowid tables): counting them is an index range scan.
+    inserted = connection.execute(select(func.count()).where(LedgerLine.id > before)).scalar_one()
+    return Written(inserted, changed - inserted)
+
+
+def _sqlite_row(row: tuple) -> tuple:
+    """The values as SQLAlchemy's SQLite types store them: amounts as 1/10,000ths, ISO dates and times."""
+    values = list(row)
+    for index in _AMOUNTS:
+        if values[index] is not None:
+            values[index] = int(values[index] * _SCALE)
+    for index in _DATES:
+        values[index] = values[index].isoformat()
+    if values[_UPDATED_AT] is not None:
+        values[_UPDATED_AT] = sqlite_datetime(values[_UPDATED_AT])
+    return tuple(values)
+
+
+def sqlite_datetime(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def upsert(connection: DbConnection, table: Table, rows: Iterable[dict[str, Any]], key: Sequence[str],
+           scope: dict[str, Any]) -> Written:
+    """Insert new rows and update changed ones of a small reference table, matched on `key` within
+    `scope` (e.g. one entity). Rows that did not change are not written (and keep their run id)."""
+    rows = list({tuple(r[k] for k in key): r for r in rows}.values())
+    if not rows:
+        return Written()
+    compared = [c for c in rows[0] if c not in key and c != "run_id" and c not in scope]
+    where = [table.c[name] == value for name, value in scope.items()]
+    existing = {tuple(r._mapping[k] for k in key): r._mapping
+                for r in connection.execute(select(*(table.c[c] for c in (*key, *compared))).where(*where))}
+    new = [r for r in rows if tuple(r[k] for k in key) not in existing]
+    changed = [r for r in rows if (old := existing.get(tuple(r[k] for k in key))) is not None
+               and any(old[c] != r[c] for c in compared)]
+    if new:
+        connection.execute(insert(table), new)
+    if changed:
+        match = [table.c[k] == bindparam(f"key_{k}") for k in key]
+        connection.execute(update(table).where(*where, *match).values(
+            {c: bindparam(f"new_{c}") for c in rows[0] if c not in key}),
+            [{**{f"key_{k}": r[k] for k in key}, **{f"new_{c}": r[c] for c in r if c not in key}} for r in changed])
+    return Written(len(new), len(changed))
+
+
+def period_of(day: date) -> date:
+    return day.replace(day=1)
+
+
+def to_amount(value: Decimal | None) -> Decimal | None:
+    return None if value is None else value.quantize(Decimal(1).scaleb(-AMOUNT_SCALE))

@@ -1,0 +1,10 @@
+"""This folder's app offers the sandbox provider (see tests/plugins/journey.py)."""
+import pytest
+
+from tests.plugins.journey import provider_app
+
+
+@pytest.fixture
+def app(db, tmp_path, provider):
+    with provider_app(db, tmp_path, provider) as app:
+        yield app
