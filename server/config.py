@@ -30,6 +30,9 @@ class Settings:
     xero_client_id: str = ""  # with a secret, the real Xero appears in the provider catalog
     xero_client_secret: str = ""
     refresh_workers: int = 2  # refresh runs at the same time in one process
+    refresh_batch_rows: int = 20_000  # ledger lines per commit: large enough that commits do not dominate
+    refresh_overlap_records: int = 20  # offset cursors re-read this many records back
+    refresh_overlap_minutes: int = 10  # time cursors re-read this far back
     # The demo provider's rate-limit windows relative to Xero's: 0.1 makes its "minute" six seconds, so
     # the demo's first refresh takes seconds, not minutes. The connector keeps under the same limits.
     sandbox_rate_scale: float = 0.1
@@ -53,6 +56,9 @@ _ENV = {
     "XERO_CLIENT_ID": ("xero_client_id", str),
     "XERO_CLIENT_SECRET": ("xero_client_secret", str),
     "LEDGERPANE_REFRESH_WORKERS": ("refresh_workers", int),
+    "LEDGERPANE_REFRESH_BATCH_ROWS": ("refresh_batch_rows", int),
+    "LEDGERPANE_REFRESH_OVERLAP_RECORDS": ("refresh_overlap_records", int),
+    "LEDGERPANE_REFRESH_OVERLAP_MINUTES": ("refresh_overlap_minutes", int),
     "LEDGERPANE_SANDBOX_RATE_SCALE": ("sandbox_rate_scale", float),
 }
 

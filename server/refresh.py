@@ -63,6 +63,11 @@ class RefreshSettings:
     overlap: timedelta = timedelta(minutes=10)  # time-cursors re-read this far back
     stale_after: timedelta = timedelta(minutes=10)  # a run silent for this long is presumed dead
 
+    @classmethod
+    def from_settings(cls, settings: Any) -> RefreshSettings:
+        return cls(batch_rows=settings.refresh_batch_rows, overlap_records=settings.refresh_overlap_records,
+                   overlap=timedelta(minutes=settings.refresh_overlap_minutes))
+
 
 class RunCancelled(Exception):
     pass
@@ -152,10 +157,11 @@ class Run:
         return stream.data_type is None or stream.data_type in self.data_types
 
 
-def execute(services: Any, run_id: int, settings: RefreshSettings = RefreshSettings()) -> str:
+def execute(services: Any, run_id: int) -> str:
     """Carry out a queued run to its end; returns its final status. Never raises for provider trouble:
     failures end up on the run, the connection's status and the integration log."""
     sessions = services.sessions
+    settings = RefreshSettings.from_settings(services.settings)
     with transaction(sessions) as session:
         record = session.get(RefreshRun, run_id)
         if record is None or record.status != RunStatus.queued.value:
@@ -242,6 +248,7 @@ def _refresh_entity(run: Run, entity: EntityScope) -> None:
         try:
             written = _pull_stream(run, entity, stream, calls, periods)
         except ProviderError as error:
+            # Entity metadata (the organisation) has no data type of its own: it is reported with the chart.
             _log(run, entity, stream.data_type or "accounts", "failed", Written(), calls, started,
                  detail=plain_reason(error))
             raise
@@ -273,7 +280,8 @@ def _pull_stream(run: Run, entity: EntityScope, stream: Stream, calls: list, per
         written = LOADERS[stream.name](db, run, entity, records)
         _save_cursor(db, run, entity, stream, cursor, last_cursor)
         run.rows_written += written.inserted + written.updated
-        _count(run, stream.name, written, len(records))
+        if stream.data_type is not None:
+            _count(run, stream.name, written, len(records))
         _commit_point(db, run, entity=entity.name, stream=stream.name)
     return written
 

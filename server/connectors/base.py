@@ -19,7 +19,7 @@ from typing import Any, ClassVar, Literal
 
 import requests
 
-from .errors import BadResponse
+from .errors import BadResponse, ProviderError
 from .http import HttpClient, RateLimits, RequestRecord, TokenSource, default_client
 from .oauth import OAuthClient
 
@@ -361,8 +361,13 @@ class Connector:
             page_log: list[RequestRecord] = []
             url = request.url or self.api_base + stream.path
             params = None if request.url else stream.request_params(cursor, request, options)
-            response, record = self.get(url, token=token, tenant_id=tenant_id, params=params,
-                                        headers=stream.request_headers(cursor, options), log=page_log)
+            try:
+                response, record = self.get(url, token=token, tenant_id=tenant_id, params=params,
+                                            headers=stream.request_headers(cursor, options), log=page_log)
+            except ProviderError:
+                if log is not None:
+                    log.extend(page_log)  # the failed attempts are what the integration log must show
+                raise
             with gc_paused():
                 body = self.decode(response, record.endpoint)
                 raw = stream.extract_records(body)

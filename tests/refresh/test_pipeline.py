@@ -60,3 +60,180 @@ def test_first_refresh_loads_exactly_the_providers_ledger(journey, db, provider)
     item = journey.connection(connection_id)
     assert item["status"] == "live" and item["account_status"]["state"] == "ready"
     assert item["records_last_30_days"] > total_lines
+
+
+def ready(journey, provider) -> int:
+    connection_id = journey.connect()
+    journey.select(connection_id)
+    assert run_refresh(journey, connection_id)["status"] == "succeeded"
+    return connection_id
+
+
+def line_total(db) -> int:
+    with db.sessions() as session:
+        return session.scalar(select(func.count()).select_from(LedgerLine))
+
+
+def assert_equals_the_provider(db, provider, connection_id):
+    for tenant in provider.tenants():
+        assert loaded_movements(db, connection_id, tenant["tenantId"]) == ground_truth(provider, tenant["tenantId"])
+    assert line_total(db) == sum(t["lineCount"] for t in provider.tenants())
+
+
+def test_a_second_run_reads_only_the_overlap_and_writes_nothing(journey, db, provider):
+    connection_id = ready(journey, provider)
+    before = line_total(db)
+    run = run_refresh(journey, connection_id)
+    assert run["status"] == "succeeded"
+    journals = run["counters"]["journals"]
+    assert journals["inserted"] == journals["updated"] == 0
+    assert 0 < journals["read"] < before / 10, "only the look-back overlap is read again"
+    assert line_total(db) == before
+
+
+def test_incremental_refresh_brings_posts_voids_and_edits(journey, db, provider):
+    connection_id = ready(journey, provider)
+    tenants = provider.tenants()
+    first, second = tenants[0]["tenantId"], tenants[1]["tenantId"]
+    posted = provider.admin("POST", f"/admin/tenants/{first}/journals", {"generate": 25}, expect=201)["journals"]
+    provider.admin("POST", f"/admin/tenants/{first}/journals/{posted[0]['journalNumber']}/void", expect=201)
+    provider.admin("POST", f"/admin/tenants/{second}/journals/5/void", expect=201)  # an old journal voided
+    provider.admin("PATCH", f"/admin/tenants/{second}/accounts/200", {"name": "Sales - Services"}, expect=200)
+    run = run_refresh(journey, connection_id)
+    assert run["status"] == "succeeded" and not run["needs_attention"], run["counters"].get("mismatches")
+    new_lines = sum(j["lineCount"] for j in posted) + posted[0]["lineCount"] + provider.admin(
+        "GET", f"/admin/tenants/{second}/trial-balance", expect=200)["lineCount"] - tenants[1]["lineCount"]
+    assert run["counters"]["journals"]["inserted"] == new_lines
+    assert run["counters"]["accounts"]["updated"] == 1
+    assert_equals_the_provider(db, provider, connection_id)
+    with db.sessions() as session:
+        names = session.scalars(select(Account.name).join(Entity).where(
+            Entity.provider_entity_id == second, Account.code == "200")).all()
+    assert names == ["Sales - Services"]
+    assert run["counters"]["changes"], "the run says which accounts and periods changed"
+
+
+def test_a_full_refresh_reads_everything_and_duplicates_nothing(journey, db, provider):
+    connection_id = ready(journey, provider)
+    run = run_refresh(journey, connection_id, {"mode": "full"})
+    assert run["status"] == "succeeded"
+    assert run["counters"]["journals"]["read"] == line_total(db)
+    assert run["counters"]["journals"]["inserted"] == 0
+    assert_equals_the_provider(db, provider, connection_id)
+
+
+def test_a_re_pull_touches_only_its_stream(journey, db, provider):
+    connection_id = ready(journey, provider)
+    with db.sessions() as session:
+        runs_before = dict(session.execute(select(LedgerLine.id, LedgerLine.run_id)).all())
+    run = run_refresh(journey, connection_id, {"mode": "repull", "streams": ["accounts"], "since": "2020-01-01"})
+    assert run["status"] == "succeeded"
+    assert set(run["counters"]) - {"changes", "mismatches"} == {"accounts"}
+    events = journey.client.get(f"/api/v1/log?connection_id={connection_id}", headers=journey.headers).get_json()
+    assert {e["data_type"] for e in events["items"] if e["run_id"] == run["id"]} == {"accounts"}
+    with db.sessions() as session:
+        assert dict(session.execute(select(LedgerLine.id, LedgerLine.run_id)).all()) == runs_before
+
+
+def test_a_re_pull_needs_its_streams_and_a_date(journey, provider):
+    connection_id = journey.connect()
+    journey.select(connection_id)
+    response = journey.client.post(f"/api/v1/connections/{connection_id}/refresh", json={"mode": "repull"},
+                                   headers=journey.headers)
+    assert response.status_code == 422 and response.get_json()["error"]["field"] == "streams"
+
+
+def test_progress_is_visible_while_a_run_works(journey, db, provider):
+    connection_id = journey.connect()
+    journey.select(connection_id, 1)
+    tenant = journey.entities(connection_id)[0]["provider_entity_id"]
+    provider.admin("POST", f"/admin/tenants/{tenant}/faults", {"kind": "slow", "delay": 0.15, "count": 40},
+                   expect=201)
+    response = journey.client.post(f"/api/v1/connections/{connection_id}/refresh", json={}, headers=journey.headers)
+    run_id = response.get_json()["run_id"]
+    again = journey.client.post(f"/api/v1/connections/{connection_id}/refresh", json={}, headers=journey.headers)
+    assert again.status_code == 202 and again.get_json() == {"run_id": run_id, "created": False}
+    seen = []
+    give_up = time.monotonic() + 60
+    while time.monotonic() < give_up:
+        run = journey.client.get(f"/api/v1/runs/{run_id}", headers=journey.headers).get_json()
+        if run["status"] == "running" and run["progress"]["pages"] > 0:
+            seen.append(run["progress"])
+        if run["status"] not in ("queued", "running"):
+            break
+        time.sleep(0.05)
+    assert seen, "progress was never visible while the run was running"
+    assert seen[-1]["pages"] >= seen[0]["pages"] and "stream" in seen[-1]
+    assert wait_for_run(journey, run_id)["status"] == "succeeded"
+
+
+def test_the_log_says_what_happened_per_entity_and_data_type_without_secrets(journey, db, provider, app):
+    connection_id = ready(journey, provider)
+    events = journey.client.get(f"/api/v1/log?connection_id={connection_id}&per_page=200",
+                                headers=journey.headers).get_json()
+    kinds = {(e["entity_name"], e["data_type"]) for e in events["items"]}
+    names = [t["name"] for t in provider.tenants()]
+    assert kinds == {(n, t) for n in names for t in ("accounts", "dimensions", "journals", "trial_balance",
+                                                     "currencies")}
+    journals = next(e for e in events["items"] if e["data_type"] == "journals")
+    assert journals["rows_inserted"] > 0 and journals["pages"] > 0 and "new lines" in journals["detail"]
+    endpoint = journals["endpoints"][0]
+    assert endpoint["method"] == "GET" and endpoint["url"].endswith("/xero/api.xro/2.0/Journals")
+    assert endpoint["statuses"] == {"200": endpoint["calls"]} and endpoint["max_attempt"] == 1
+    reconciled = next(e for e in events["items"] if e["data_type"] == "trial_balance")
+    assert reconciled["status"] == "succeeded" and "every account agrees" in reconciled["detail"]
+    with db.sessions() as session:
+        from server.models import Connection
+
+        token = app.extensions["ledgerpane"].vault.token_set(session.get(Connection, connection_id))
+    raw = journey.client.get("/api/v1/log?per_page=200", headers=journey.headers).get_data(as_text=True)
+    assert token["access_token"] not in raw and token["refresh_token"] not in raw
+    filtered = journey.client.get("/api/v1/log?data_type=journals&status=succeeded", headers=journey.headers)
+    assert {e["data_type"] for e in filtered.get_json()["items"]} == {"journals"}
+    assert journey.connection(connection_id)["records_last_30_days"] >= journals["rows_inserted"]
+
+
+def test_reconciliation_flags_a_line_the_workspace_lost(journey, db, provider):
+    connection_id = ready(journey, provider)
+    tenant = provider.tenants()[0]["tenantId"]
+    with db.sessions.begin() as session:
+        # One of the first lines loaded: far from the look-back overlap, which would quietly put it back.
+        lost = session.scalars(select(LedgerLine).join(Entity).where(Entity.provider_entity_id == tenant)
+                               .order_by(LedgerLine.id)).first()
+        period, amount = lost.period, lost.amount
+        session.delete(lost)
+    # A new journal in the same period makes the next run reconcile that period.
+    provider.admin("POST", f"/admin/tenants/{tenant}/journals",
+                   {"generate": 1, "date": period.replace(day=15).isoformat()}, expect=201)
+    run = run_refresh(journey, connection_id)
+    assert run["status"] == "succeeded" and run["needs_attention"]
+    mismatch = run["counters"]["mismatches"][0]
+    assert Decimal(mismatch["difference"]) == -amount
+    item = journey.connection(connection_id)
+    assert item["status"] == "live" and "needs attention" in item["status_detail"]
+    flagged = journey.client.get("/api/v1/log?status=needs_attention", headers=journey.headers).get_json()["items"]
+    assert len(flagged) == 1 and "differ from the provider's trial balance" in flagged[0]["detail"]
+
+
+def test_a_provider_outage_fails_the_run_in_plain_words(journey, db, provider):
+    connection_id = journey.connect()
+    journey.select(connection_id, 1)
+    tenant = journey.entities(connection_id)[0]["provider_entity_id"]
+    provider.admin("POST", f"/admin/tenants/{tenant}/faults", {"kind": "503", "count": 50}, expect=201)
+    run = run_refresh(journey, connection_id)
+    assert run["status"] == "failed" and "after retries" in run["error"] and "503" in run["error"]
+    item = journey.connection(connection_id)
+    assert item["status"] == "error" and "503" in item["status_detail"]
+    failed = journey.client.get("/api/v1/log?status=failed", headers=journey.headers).get_json()["items"]
+    assert failed and failed[0]["endpoints"][0]["statuses"].get("503")
+
+
+def test_a_revoked_grant_during_refresh_asks_for_reconnect(journey, db, provider, app):
+    from tests.connections.test_lifecycle import expire_access_token
+
+    connection_id = ready(journey, provider)
+    provider.admin("POST", "/admin/grants/revoke", {}, expect=200)
+    expire_access_token(app, db, connection_id)
+    run = run_refresh(journey, connection_id)
+    assert run["status"] == "failed" and "Reconnect" in run["error"]
+    assert journey.connection(connection_id)["status"] == "reauth_required"
