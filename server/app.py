@@ -95,6 +95,10 @@ def _read_json_body() -> None:
 def _finish_request(response: Response) -> Response:
     response.headers["X-Request-Id"] = g.get("request_id", "")
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    if request.path.startswith("/assets/") and response.status_code == 200:
+        # Office shows a generic icon for add-in images it may not cache (research/office.md 1.4).
+        response.cache_control.public, response.cache_control.max_age = True, 86_400
+        response.cache_control.no_cache = None
     return response
 
 

@@ -282,7 +282,11 @@ class DimensionMember(Base):
 
 
 class LedgerLine(Base):
-    """One general-ledger line, keyed by its source: (connection, entity, source_line_id)."""
+    """One general-ledger line, keyed by its source: (connection, entity, source_line_id).
+
+    The fact table carries no foreign keys: the refresh pipeline is its only writer and resolves every id,
+    and per-row FK checks cost more than half the load rate (benchmarks/refresh_full.py).
+    """
 
     __tablename__ = "ledger_line"
     __table_args__ = (
@@ -291,18 +295,18 @@ class LedgerLine(Base):
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
-    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspace.id", ondelete="CASCADE"))
-    connection_id: Mapped[int] = mapped_column(ForeignKey("connection.id"))
-    entity_id: Mapped[int] = mapped_column(ForeignKey("entity.id"))
+    workspace_id: Mapped[int] = mapped_column()
+    connection_id: Mapped[int] = mapped_column()
+    entity_id: Mapped[int] = mapped_column()
     source_line_id: Mapped[str] = mapped_column(String(100))
     source_journal_id: Mapped[str] = mapped_column(String(100), default="")
     date: Mapped[date] = mapped_column(Date)
     period: Mapped[date] = mapped_column(Date)  # first day of the accounting month
-    account_id: Mapped[int | None] = mapped_column(ForeignKey("account.id"))
-    dim1_member_id: Mapped[int | None] = mapped_column(ForeignKey("dimension_member.id"))
-    dim2_member_id: Mapped[int | None] = mapped_column(ForeignKey("dimension_member.id"))
-    dim3_member_id: Mapped[int | None] = mapped_column(ForeignKey("dimension_member.id"))
-    dim4_member_id: Mapped[int | None] = mapped_column(ForeignKey("dimension_member.id"))
+    account_id: Mapped[int | None] = mapped_column()
+    dim1_member_id: Mapped[int | None] = mapped_column()
+    dim2_member_id: Mapped[int | None] = mapped_column()
+    dim3_member_id: Mapped[int | None] = mapped_column()
+    dim4_member_id: Mapped[int | None] = mapped_column()
     amount: Mapped[Decimal] = mapped_column(Amount())
     currency: Mapped[str] = mapped_column(String(3))
     amount_base: Mapped[Decimal | None] = mapped_column(Amount())
@@ -310,7 +314,7 @@ class LedgerLine(Base):
     # The provider's dimension values as sent ("categoryId=optionId;..."), kept so that a changed
     # dimension mapping can re-map lines without pulling the ledger again.
     source_tracking: Mapped[str] = mapped_column(Text, default="")
-    run_id: Mapped[int | None] = mapped_column(ForeignKey("refresh_run.id", ondelete="SET NULL"))
+    run_id: Mapped[int | None] = mapped_column()
     source_updated_at: Mapped[datetime | None]
 
 

@@ -10,12 +10,15 @@ reconciled with the provider's trial balance for the periods the run touched.
 from __future__ import annotations
 
 import calendar
+import contextlib
 import logging
 import os
+import queue
 import socket
+import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -27,7 +30,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from server.connection_status import Event, apply
 from server.connectors import AuthRevoked, Connector, ProviderError
-from server.connectors.base import Stream, month_ends
+from server.connectors.base import Stream, gc_paused, month_ends
 from server.db import transaction
 from server.integration_log import LogEntry, summarise_endpoints, write_event
 from server.mapping.ledger import LineMapper
@@ -47,7 +50,7 @@ from server.models import (
     TrialBalanceLine,
     utcnow,
 )
-from server.store import Written, period_of, to_amount, upsert, write_lines
+from server.store import Encoding, Written, period_of, to_amount, upsert, write_lines
 
 log = logging.getLogger(__name__)
 
@@ -286,39 +289,82 @@ def _pull_stream(run: Run, entity: EntityScope, stream: Stream, calls: list, per
     return written
 
 
-def _load_journals(run: Run, entity: EntityScope, pages: Iterable[Any], cursor: str | None,
+_END = object()  # the producer's last word
+
+
+def _load_journals(run: Run, entity: EntityScope, pages: Iterator[Any], cursor: str | None,
                    periods: set[date]) -> Written:
+    """Pull and map in a worker thread while this one writes: the database releases the interpreter while
+    it writes, so on two cores fetching the next pages overlaps with storing the last ones."""
     stream = run.connector.stream("journals")
     mapper = _line_mapper(run, entity)
-    total, batch, last_cursor = Written(), [], cursor
-    for page in pages:
-        batch.append(page)
-        last_cursor = page.cursor
-        run.pages += 1
-        run.rows_read += len(page.records)
-        if sum(len(p.records) for p in batch) >= run.settings.batch_rows:
-            total += _write_journal_batch(run, entity, stream, mapper, batch, cursor, last_cursor, periods)
-            batch, cursor = [], last_cursor
-    if batch:
-        total += _write_journal_batch(run, entity, stream, mapper, batch, cursor, last_cursor, periods)
+    batches: queue.Queue = queue.Queue(maxsize=2)
+    stop = threading.Event()
+    producer = threading.Thread(target=_produce_batches, args=(run, pages, mapper, cursor, batches, stop),
+                                name=f"pull-{run.id}", daemon=True)
+    producer.start()
+    total = Written()
+    # The collector stays paused for the whole load: batches of tuples are many small objects, and
+    # collections walking them page after page cost more than the parse itself (research/perf.md).
+    with gc_paused():
+        try:
+            while (item := batches.get()) is not _END:
+                if isinstance(item, BaseException):
+                    raise item
+                rows, unknown, new_cursor = item
+                total += _write_journal_batch(run, entity, stream, mapper, rows, unknown, cursor, new_cursor)
+                cursor = new_cursor
+        finally:
+            stop.set()
+            while producer.is_alive():  # let a producer blocked on a full queue see the stop
+                with contextlib.suppress(queue.Empty):
+                    batches.get(timeout=0.05)
+            producer.join()
+    periods.update(mapper.encoding.periods_seen)
     return total
 
 
-def _write_journal_batch(run: Run, entity: EntityScope, stream: Stream, mapper: LineMapper, pages: list[Any],
-                         cursor: str | None, new_cursor: str | None, periods: set[date]) -> Written:
-    rows = mapper.rows(line for page in pages for line in page.records)
+def _produce_batches(run: Run, pages: Iterator[Any], mapper: LineMapper, cursor: str | None, batches: queue.Queue,
+                     stop: threading.Event) -> None:
+    try:
+        rows: list[tuple] = []
+        unknown: list[Any] = []
+        for page in pages:
+            if stop.is_set():
+                return
+            mapped, missing = mapper.rows(page.records)
+            rows += mapped
+            unknown += missing
+            cursor = page.cursor
+            run.pages += 1
+            run.rows_read += len(page.records)
+            if len(rows) + len(unknown) >= run.settings.batch_rows:
+                batches.put((rows, unknown, cursor))
+                rows, unknown = [], []
+        if rows or unknown:
+            batches.put((rows, unknown, cursor))
+        batches.put(_END)
+    except BaseException as error:  # handed to the writing thread, which raises it there
+        batches.put(error)
+    finally:
+        pages.close()
+
+
+def _write_journal_batch(run: Run, entity: EntityScope, stream: Stream, mapper: LineMapper, rows: list[tuple],
+                         unknown: list[Any], cursor: str | None, new_cursor: str | None) -> Written:
     with run.sessions.begin() as session:
         db = session.connection()
-        if mapper.missing_accounts:
+        if unknown:
             # Lines may name accounts the chart did not list (accounts not pulled, or created since).
-            _add_accounts_from_lines(db, run, entity, mapper)
-            rows += mapper.retry_missing()
+            _add_accounts_from_lines(db, run, entity, mapper, unknown)
+            mapped, still_unknown = mapper.rows(unknown)
+            assert not still_unknown, "every account was just added"
+            rows = rows + mapped
         written = write_lines(db, rows)
         _save_cursor(db, run, entity, stream, cursor, new_cursor)
         run.rows_written += written.inserted + written.updated
         _count(run, "journals", written, len(rows))
         _commit_point(db, run, entity=entity.name, stream="journals")
-    periods.update(row[6] for row in rows)
     return written
 
 
@@ -331,20 +377,24 @@ def _line_mapper(run: Run, entity: EntityScope) -> LineMapper:
             .where(Dimension.workspace_id == run.workspace_id, DimensionMember.is_unmapped)).all())
         currency = entity.base_currency or session.get(Entity, entity.id).base_currency or "XXX"
         start = session.scalar(select(func.coalesce(func.max(LedgerLine.id), 0)))
+        dialect = session.get_bind().dialect.name
     run.counters.setdefault("_first_new_line", {})[str(entity.id)] = start
-    return LineMapper(run.workspace_id, run.connection_id, entity.id, currency, run.id, accounts,
+    return LineMapper(run.workspace_id, run.connection_id, entity.id, currency, run.id, accounts, Encoding(dialect),
                       tuple(unmapped.get(slot) for slot in (1, 2, 3, 4)))
 
 
-def _add_accounts_from_lines(db: DbConnection, run: Run, entity: EntityScope, mapper: LineMapper) -> None:
+def _add_accounts_from_lines(db: DbConnection, run: Run, entity: EntityScope, mapper: LineMapper,
+                             lines: list[Any]) -> None:
+    first = {}
+    for line in lines:
+        first.setdefault(line.account_id, line)
     rows = [{"workspace_id": run.workspace_id, "connection_id": run.connection_id, "entity_id": entity.id,
-             "source_account_id": account_id, "code": lines[0].account_code or "",
-             "name": lines[0].account_name or lines[0].account_code or account_id,
-             "account_type": lines[0].account_type or ""}
-            for account_id, lines in mapper.missing_accounts.items()]
+             "source_account_id": account_id, "code": line.account_code or "",
+             "name": line.account_name or line.account_code or account_id, "account_type": line.account_type or ""}
+            for account_id, line in first.items()]
     upsert(db, Account.__table__, rows, key=("source_account_id",), scope={"entity_id": entity.id})
     mapper.account_ids.update(db.execute(select(Account.source_account_id, Account.id).where(
-        Account.entity_id == entity.id, Account.source_account_id.in_(mapper.missing_accounts))).all())
+        Account.entity_id == entity.id, Account.source_account_id.in_(first))).all())
 
 
 # --- small streams

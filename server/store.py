@@ -29,9 +29,6 @@ CHANGED = ("source_journal_id", "date", "period", "account_id", "dim1_member_id"
            "dim3_member_id", "dim4_member_id", "amount", "currency", "amount_base", "description",
            "source_tracking", "source_updated_at")
 _SOURCE_LINE = LINE_COLUMNS.index("source_line_id")
-_AMOUNTS = (LINE_COLUMNS.index("amount"), LINE_COLUMNS.index("amount_base"))
-_DATES = (LINE_COLUMNS.index("date"), LINE_COLUMNS.index("period"))
-_UPDATED_AT = LINE_COLUMNS.index("source_updated_at")
 _SCALE = 10 ** AMOUNT_SCALE
 
 
@@ -47,7 +44,8 @@ class Written:
 
 
 def write_lines(connection: DbConnection, rows: Sequence[tuple]) -> Written:
-    """Upsert ledger lines (tuples in LINE_COLUMNS order) inside the caller's transaction."""
+    """Upsert ledger lines inside the caller's transaction: tuples in LINE_COLUMNS order, encoded for the
+    backend by `Encoding` (the mapper does it as it builds them)."""
     rows = _last_per_key(rows)
     if not rows:
         return Written()
@@ -102,24 +100,43 @@ WHERE {" OR ".join(f"ledger_line.{c} IS NOT excluded.{c}" for c in CHANGED)}
 def _write_lines_sqlite(connection: DbConnection, rows: list[tuple]) -> Written:
     before = connection.execute(select(func.coalesce(func.max(LedgerLine.id), 0))).scalar_one()
     cursor = connection.connection.driver_connection.cursor()
-    cursor.executemany(_SQLITE_UPSERT, [_sqlite_row(row) for row in rows])
+    cursor.executemany(_SQLITE_UPSERT, rows)
     changed = cursor.rowcount  # inserted + updated; rows the guard left alone count 0
     # New lines get ids above the old maximum (rowid tables): counting them is an index range scan.
     inserted = connection.execute(select(func.count()).where(LedgerLine.id > before)).scalar_one()
     return Written(inserted, changed - inserted)
 
 
-def _sqlite_row(row: tuple) -> tuple:
-    """The values as SQLAlchemy's SQLite types store them: amounts as 1/10,000ths, ISO dates and times."""
-    values = list(row)
-    for index in _AMOUNTS:
-        if values[index] is not None:
-            values[index] = int(values[index] * _SCALE)
-    for index in _DATES:
-        values[index] = values[index].isoformat()
-    if values[_UPDATED_AT] is not None:
-        values[_UPDATED_AT] = sqlite_datetime(values[_UPDATED_AT])
-    return tuple(values)
+class Encoding:
+    """How a ledger row's dates, amounts and times are written on one backend: PostgreSQL takes Python
+    values as they are; SQLite takes what SQLAlchemy's types would store (ISO text, 1/10,000ths). Dates
+    and times repeat a lot within a batch, so their encodings are remembered."""
+
+    def __init__(self, dialect: str) -> None:
+        self.sqlite = dialect == "sqlite"
+        self._days: dict[date, tuple[Any, Any]] = {}
+        self._moments: dict[datetime, str] = {}
+        self.periods_seen: set[date] = set()
+
+    def day(self, day: date) -> tuple[Any, Any]:
+        """(date, period) of a line."""
+        found = self._days.get(day)
+        if found is None:
+            period = period_of(day)
+            self.periods_seen.add(period)
+            found = self._days[day] = (day.isoformat(), period.isoformat()) if self.sqlite else (day, period)
+        return found
+
+    def amount(self, value: Decimal | None) -> Any:
+        return int(value * _SCALE) if self.sqlite and value is not None else value
+
+    def moment(self, value: datetime | None) -> Any:
+        if value is None or not self.sqlite:
+            return value
+        found = self._moments.get(value)
+        if found is None:
+            found = self._moments[value] = sqlite_datetime(value)
+        return found
 
 
 def sqlite_datetime(moment: datetime) -> str:

@@ -68,8 +68,8 @@ class Vault:
 
     # --- storing and reading
 
-    def store(self, connection: Connection, token: dict[str, Any]) -> None:
-        """Seal a token set onto the connection (the caller commits)."""
+    def store(self, connection: Connection, token: dict[str, Any]) -> dict[str, Any]:
+        """Seal a token set onto the connection (the caller commits); returns what was kept."""
         kept = {k: token[k] for k in ("access_token", "refresh_token", "expires_at", "token_type", "scope")
                 if token.get(k) is not None}
         if "expires_at" not in kept and token.get("expires_in"):
@@ -78,6 +78,7 @@ class Vault:
         connection.token_expires_at = (
             _from_epoch(kept["expires_at"]) if "expires_at" in kept else None)
         connection.token_version = (connection.token_version or 0) + 1
+        return kept
 
     def erase(self, connection: Connection) -> None:
         connection.token_ciphertext = None
@@ -95,10 +96,13 @@ class Vault:
 
     def get_access_token(self, connection_id: int, rejected: str | None = None) -> str:
         """A valid access token. `rejected` is one the provider just refused (401): never hand it out again."""
+        return self._valid_token_set(connection_id, rejected)["access_token"]
+
+    def _valid_token_set(self, connection_id: int, rejected: str | None) -> dict[str, Any]:
         with self._sessions() as session:
             token = self.token_set(session.get(Connection, connection_id))
         if _usable(token, rejected):
-            return token["access_token"]
+            return token
         with self._lock_for(connection_id), self._sessions() as session, session.begin():
             # Taking the row's write lock first: PostgreSQL locks the row, SQLite the database; a
             # second worker waits here and then finds the token already refreshed.
@@ -107,15 +111,16 @@ class Vault:
             connection = session.get(Connection, connection_id, populate_existing=True)
             token = self.token_set(connection)
             if _usable(token, rejected):
-                return token["access_token"]
+                return token
             try:
                 fresh = self._oauth_client_for(connection).refresh(token["refresh_token"])
             except AuthRevoked as error:
                 refused = error
             else:
-                self.store(connection, {**fresh, "refresh_token": fresh.get("refresh_token") or token["refresh_token"]})
+                kept = self.store(connection, {**fresh, "refresh_token": fresh.get("refresh_token")
+                                               or token["refresh_token"]})
                 connection.credential_status, connection.credential_detail = "active", ""
-                return fresh["access_token"]
+                return kept
         self._needs_reconnect(connection_id, refused)
         raise refused
 
@@ -135,8 +140,18 @@ class Vault:
             return self._locks.setdefault(connection_id, threading.Lock())
 
     def token_source(self, connection_id: int) -> Callable[..., str]:
-        """What a connector calls for a token, and calls again with the one the provider refused."""
-        return lambda rejected=None: self.get_access_token(connection_id, rejected)
+        """What a connector calls for a token before every request, and again with one the provider refused.
+        It keeps the token set it was given until it nears expiry, rather than reading and decrypting the
+        row for every page of a long pull."""
+        held: dict[str, Any] = {}
+
+        def source(rejected: str | None = None) -> str:
+            token = held.get("token")
+            if token is None or not _usable(token, rejected):
+                held["token"] = token = self._valid_token_set(connection_id, rejected)
+            return token["access_token"]
+
+        return source
 
 
 def _usable(token: dict[str, Any], rejected: str | None) -> bool:

@@ -51,6 +51,12 @@ def test_task_pane_page_is_served(client):
     assert b"Ledgerpane" in response.data
 
 
+def test_add_in_icons_may_be_cached(client):
+    response = client.get("/assets/icon-32.png")
+    assert response.status_code == 200 and response.mimetype == "image/png"
+    assert response.cache_control.max_age == 86_400 and not response.cache_control.no_cache
+
+
 def test_every_response_names_its_request(client):
     assert re.fullmatch(r"[0-9a-f]{32}", client.get("/healthz").headers["X-Request-Id"])
 

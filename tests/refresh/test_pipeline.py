@@ -198,7 +198,8 @@ def test_reconciliation_flags_a_line_the_workspace_lost(journey, db, provider):
     tenant = provider.tenants()[0]["tenantId"]
     with db.sessions.begin() as session:
         # One of the first lines loaded: far from the look-back overlap, which would quietly put it back.
-        lost = session.scalars(select(LedgerLine).join(Entity).where(Entity.provider_entity_id == tenant)
+        lost = session.scalars(select(LedgerLine).join(Entity, Entity.id == LedgerLine.entity_id)
+                               .where(Entity.provider_entity_id == tenant)
                                .order_by(LedgerLine.id)).first()
         period, amount = lost.period, lost.amount
         session.delete(lost)

@@ -235,15 +235,6 @@ def upgrade() -> None:
     sa.Column('description', sa.Text(), nullable=False),
     sa.Column('run_id', sa.Integer(), nullable=True),
     sa.Column('source_updated_at', UTCDateTime(), nullable=True),
-    sa.ForeignKeyConstraint(['account_id'], ['account.id'], ),
-    sa.ForeignKeyConstraint(['connection_id'], ['connection.id'], ),
-    sa.ForeignKeyConstraint(['dim1_member_id'], ['dimension_member.id'], ),
-    sa.ForeignKeyConstraint(['dim2_member_id'], ['dimension_member.id'], ),
-    sa.ForeignKeyConstraint(['dim3_member_id'], ['dimension_member.id'], ),
-    sa.ForeignKeyConstraint(['dim4_member_id'], ['dimension_member.id'], ),
-    sa.ForeignKeyConstraint(['entity_id'], ['entity.id'], ),
-    sa.ForeignKeyConstraint(['run_id'], ['refresh_run.id'], ondelete='SET NULL'),
-    sa.ForeignKeyConstraint(['workspace_id'], ['workspace.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('connection_id', 'entity_id', 'source_line_id', name='ledger_line_source_key')
     )
