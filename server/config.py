@@ -33,9 +33,9 @@ class Settings:
     refresh_batch_rows: int = 20_000  # ledger lines per commit: large enough that commits do not dominate
     refresh_overlap_records: int = 20  # offset cursors re-read this many records back
     refresh_overlap_minutes: int = 10  # time cursors re-read this far back
-    # The demo provider's rate-limit windows relative to Xero's: 0.1 makes its "minute" six seconds, so
+    # The demo provider's rate-limit windows relative to Xero's: 0.05 makes its "minute" three seconds, so
     # the demo's first refresh takes seconds, not minutes. The connector keeps under the same limits.
-    sandbox_rate_scale: float = 0.1
+    sandbox_rate_scale: float = 0.05
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

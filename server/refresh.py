@@ -530,17 +530,26 @@ def financial_year_start(period_end: date, year_end_month: int | None, year_end_
     return end + timedelta(days=1)
 
 
+def _previous_month(period: date) -> date:
+    return (period - timedelta(days=1)).replace(day=1)
+
+
 def _reconcile(run: Run, entity: EntityScope, periods: set[date]) -> None:
-    """Compare, for each period the run touched, every account's year-to-date movement as loaded with the
-    provider's trial balance at that period's end. (YTD columns mean the same whichever way a provider
-    presents its balance columns.)"""
+    """For each month the run touched, compare every account's movement as loaded with the provider's:
+    its trial balance's year-to-date column at that month's end, less the one a month earlier (within the
+    same financial year). YTD columns mean the same whichever way a provider presents its balance
+    columns, and reading only the touched months keeps the cost with the change, not the history."""
     stream = run.connector.stream("trial_balance")
     started, calls = time.monotonic(), []
-    ends = {period: month_ends(period, period)[0] for period in sorted(periods)}
+    with run.sessions() as session:
+        year_end = session.execute(select(Entity.year_end_month, Entity.year_end_day)
+                                   .where(Entity.id == entity.id)).one()
+    opening = {p for p in periods if financial_year_start(month_ends(p, p)[0], *year_end) == p}
+    wanted = sorted(set(periods) | {_previous_month(p) for p in periods if p not in opening})
+    ends = [month_ends(p, p)[0].isoformat() for p in wanted]
     try:
         lines = [line for page in run.connector.pull(stream, token=run.token, tenant_id=entity.provider_entity_id,
-                                                     options={"period_ends": [e.isoformat() for e in ends.values()]},
-                                                     log=calls)
+                                                     options={"period_ends": ends}, log=calls)
                  for line in page.records]
     except ProviderError as error:
         _log(run, entity, "trial_balance", "failed", Written(), calls, started, detail=plain_reason(error))
@@ -557,44 +566,45 @@ def _reconcile(run: Run, entity: EntityScope, periods: set[date]) -> None:
         for period in sorted({r["period"] for r in rows}):
             written += upsert(db, TrialBalanceLine.__table__, [r for r in rows if r["period"] == period],
                               key=("source_account_id",), scope={"entity_id": entity.id, "period": period})
-        year_end = db.execute(select(Entity.year_end_month, Entity.year_end_day).where(Entity.id == entity.id)).one()
         _commit_point(db, run, entity=entity.name, stream="trial_balance")
-    mismatches = _compare(run, entity, ends, lines, *year_end)
+    mismatches = _compare(run, entity, sorted(periods), opening, lines)
     run.mismatches.extend(mismatches)
     if mismatches:
         listed = "; ".join(f"{m['period']} {m['account_code'] or m['account_name']}: loaded {m['loaded']}, "
                            f"provider {m['provider']}" for m in mismatches[:10])
-        detail = (f"Needs attention: {len(mismatches)} account-period(s) differ from the provider's trial "
-                  f"balance (year to date). {listed}.")
+        detail = (f"Needs attention: {len(mismatches)} account-month(s) differ from the provider's trial "
+                  f"balance. {listed}.")
     else:
-        detail = f"Reconciled {len(ends)} period(s) with the provider's trial balance: every account agrees."
+        detail = f"Reconciled {len(periods)} month(s) with the provider's trial balance: every account agrees."
     _log(run, entity, "trial_balance", "needs_attention" if mismatches else "succeeded", written, calls, started,
          detail=detail)
 
 
-def _compare(run: Run, entity: EntityScope, ends: dict[date, date], provider_lines: list[Any],
-             year_end_month: int | None, year_end_day: int | None) -> list[dict[str, Any]]:
-    expected: dict[tuple[str, date], Decimal] = defaultdict(Decimal)
+def _compare(run: Run, entity: EntityScope, periods: list[date], opening: set[date],
+             provider_lines: list[Any]) -> list[dict[str, Any]]:
+    ytd: dict[tuple[str, date], Decimal] = defaultdict(Decimal)
     names: dict[str, tuple[str, str]] = {}
     for line in provider_lines:
-        expected[(line.account_id, period_of(line.period_end))] += to_amount(line.ytd_net)
+        ytd[(line.account_id, period_of(line.period_end))] += to_amount(line.ytd_net)
         names[line.account_id] = (line.account_code or "", line.account_name)
-    starts = {period: financial_year_start(end, year_end_month, year_end_day) for period, end in ends.items()}
-    # Monthly movements once, from the earliest year start needed to the last period; YTD sums from them.
+    # A report leaves out accounts with nothing to show, so an account missing at a month end is zero there.
+    expected: dict[tuple[str, date], Decimal] = {}
+    for account_id in {account for account, _ in ytd}:
+        for period in periods:
+            before = Decimal(0) if period in opening else ytd.get((account_id, _previous_month(period)), Decimal(0))
+            expected[(account_id, period)] = ytd.get((account_id, period), Decimal(0)) - before
     with run.sessions() as session:
         monthly = session.execute(
             select(Account.source_account_id, Account.code, Account.name, LedgerLine.period,
                    func.sum(LedgerLine.amount))
             .join(Account, Account.id == LedgerLine.account_id)
-            .where(LedgerLine.entity_id == entity.id, LedgerLine.period >= min(starts.values()),
-                   LedgerLine.period <= max(ends))
+            .where(LedgerLine.workspace_id == run.workspace_id, LedgerLine.period.in_(periods),
+                   LedgerLine.entity_id == entity.id)
             .group_by(Account.source_account_id, Account.code, Account.name, LedgerLine.period)).all()
-    loaded: dict[tuple[str, date], Decimal] = defaultdict(Decimal)
-    for account_id, code, name, month, total in monthly:
+    loaded = {}
+    for account_id, code, name, period, total in monthly:
         names.setdefault(account_id, (code, name))
-        for period in ends:
-            if starts[period] <= month <= period:
-                loaded[(account_id, period)] += total
+        loaded[(account_id, period)] = total
     mismatches = []
     for key in sorted(set(expected) | set(loaded), key=lambda k: (k[1], names.get(k[0], ("", ""))[0])):
         ours, theirs = loaded.get(key, Decimal(0)), expected.get(key, Decimal(0))
