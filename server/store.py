@@ -135,6 +135,8 @@ class Encoding:
             return value
         found = self._moments.get(value)
         if found is None:
+            if len(self._moments) >= 10_000:  # a journal's lines share one time; keep memory flat over a ledger
+                self._moments.clear()
             found = self._moments[value] = sqlite_datetime(value)
         return found
 

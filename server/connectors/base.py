@@ -62,6 +62,8 @@ def decode_json(content: bytes) -> Any:
 
 
 def to_decimal(value: Any) -> Decimal | None:
+    if type(value) is Decimal:  # what decode_json gives for every amount: the common case, first
+        return value
     if value is None or value == "":
         return None
     if isinstance(value, Decimal):

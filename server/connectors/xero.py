@@ -4,6 +4,7 @@ Shapes follow Xero's OpenAPI (xero_accounting.yaml, xero-identity.yaml); facts f
 """
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -92,6 +93,7 @@ def _ms_date(value: str) -> tuple[datetime, timedelta] | None:
     return instant, shift
 
 
+@functools.lru_cache(maxsize=65_536)  # journal dates repeat page after page; the results are immutable
 def parse_instant(value: str | None) -> datetime | None:
     """`/Date(1573755038314+0000)/`, `/Date(1439434356790)/` or ISO 8601 -> an aware UTC datetime.
     In the .NET form the milliseconds are UTC; the offset only says where the wall clock was."""
@@ -105,6 +107,7 @@ def parse_instant(value: str | None) -> datetime | None:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
+@functools.lru_cache(maxsize=65_536)
 def parse_calendar_date(value: str | None) -> date | None:
     """A date field (JournalDate) -> the calendar date the user typed, never shifted by a time zone.
     Xero sends it as midnight UTC; if an offset is present, the wall clock it names is the date."""
@@ -346,8 +349,8 @@ class JournalsStream(Stream):
                 description=line.get("Description") or None,
                 tracking=tuple(
                     Tracking(t.get("TrackingCategoryID"), t.get("Name"), t.get("TrackingOptionID"), t.get("Option"))
-                    for t in line.get("TrackingCategories") or ()
-                ),
+                    for t in tracking
+                ) if (tracking := line.get("TrackingCategories")) else (),
                 source_type=source_type,
                 source_id=source_id,
                 reference=reference,
