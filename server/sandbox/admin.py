@@ -210,6 +210,22 @@ def update_account(tenant_id: str, account_key: str):
     return _reply(account_json(account))
 
 
+@admin.post("/tenants/<tenant_id>/report-adjustments")
+def adjust_report(tenant_id: str):
+    """Make the trial balance report disagree with the journals: `amount` more on an account from a month on."""
+    organisation = _organisation(tenant_id)
+    body = _body()
+    account = organisation.account(str(body.get("accountCode", "")))
+    try:
+        month = date.fromisoformat(f"{body.get('period')}-01")
+    except ValueError:
+        raise AdminError(400, "invalid_period", "period must be YYYY-MM", "period") from None
+    cents = _cents(body.get("amount"), "amount")
+    with organisation.lock:
+        organisation.report_adjustments.append((account.account_id, month.toordinal(), cents))
+    return _reply({"accountId": account.account_id, "period": month.isoformat()[:7], "amount": money(cents)}, 201)
+
+
 def _fault_target(tenant_id: str | None) -> str:
     if tenant_id is None:
         return IDENTITY

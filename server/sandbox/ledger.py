@@ -184,6 +184,9 @@ class Organisation:
         self.movements: dict[tuple[str, int], int] = defaultdict(int)
         self.line_count = 0
         self.lock = threading.RLock()
+        # Fault injection: (account id, first day of the month as an ordinal, cents) that the trial balance
+        # report adds to what the journals say, so tests can see reconciliation catch a provider that disagrees.
+        self.report_adjustments: list[tuple[str, int, int]] = []
 
     @property
     def name(self) -> str:

@@ -161,6 +161,11 @@ def trial_balance_report(org: Organisation, as_at: date, now_ms: int) -> dict:
     year_start = financial_year_start(org, as_at)
     to_date = org.balances(1, as_at.toordinal())
     year_to_date = org.balances(year_start.toordinal(), as_at.toordinal())
+    for account_id, month, cents in list(org.report_adjustments):
+        if month <= as_at.toordinal():
+            to_date[account_id] = to_date.get(account_id, 0) + cents
+            if month >= year_start.toordinal():
+                year_to_date[account_id] = year_to_date.get(account_id, 0) + cents
     profit_and_loss = {"REVENUE", "EXPENSE"}
     with org.lock:
         accounts = list(org.accounts)

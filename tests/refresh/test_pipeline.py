@@ -238,3 +238,21 @@ def test_a_revoked_grant_during_refresh_asks_for_reconnect(journey, db, provider
     run = run_refresh(journey, connection_id)
     assert run["status"] == "failed" and "Reconnect" in run["error"]
     assert journey.connection(connection_id)["status"] == "reauth_required"
+
+
+def test_reconciliation_flags_a_provider_report_that_disagrees(journey, db, provider):
+    from datetime import UTC, datetime
+
+    connection_id = ready(journey, provider)
+    tenant = provider.tenants()[0]["tenantId"]
+    month = datetime.now(UTC).strftime("%Y-%m")  # new journals are dated today by the sandbox
+    provider.admin("POST", f"/admin/tenants/{tenant}/report-adjustments",
+                   {"accountCode": "200", "period": month, "amount": "12.34"}, expect=201)
+    provider.admin("POST", f"/admin/tenants/{tenant}/journals", {"generate": 2}, expect=201)
+    run = run_refresh(journey, connection_id)
+    assert run["status"] == "succeeded" and run["needs_attention"]
+    assert [(m["period"], m["account_code"], m["difference"]) for m in run["counters"]["mismatches"]] == [
+        (month, "200", "-12.3400")]
+    flagged = journey.client.get(f"/api/v1/log?status=needs_attention&connection_id={connection_id}",
+                                 headers=journey.headers).get_json()["items"]
+    assert len(flagged) == 1 and "200" in flagged[0]["detail"]

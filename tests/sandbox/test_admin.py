@@ -132,3 +132,23 @@ def test_grants_can_be_listed_and_revoked(sandbox, tenant_ids):
                           auth=(client.client_id, client.client_secret),
                           data={"grant_type": "refresh_token", "refresh_token": fresh["refresh_token"]})
     assert again.json() == {"error": "invalid_grant"}
+
+
+def test_a_report_adjustment_makes_the_trial_balance_disagree_from_that_month_on(sandbox, api, tenant_ids):
+    from tests.sandbox.test_xero_api import envelope as _envelope
+
+    def bank_balance(as_at: str) -> Decimal:
+        report = _envelope(api(f"Reports/TrialBalance?date={as_at}", tenant_ids[0]), "Reports")[0]
+        bank = next(r for s in report["Rows"] if s["RowType"] == "Section" for r in s["Rows"]
+                    if r["Cells"][0]["Value"] == "Business Bank Account (090)")
+        debit, credit = (Decimal(c["Value"] or "0") for c in bank["Cells"][1:3])
+        return debit - credit
+
+    before, later = bank_balance("2099-01-31"), bank_balance("2099-03-31")
+    sandbox.admin("POST", f"/admin/tenants/{tenant_ids[0]}/report-adjustments",
+                  {"accountCode": "090", "period": "2099-02", "amount": "50.00"}, expect=201)
+    assert bank_balance("2099-01-31") == before
+    assert bank_balance("2099-03-31") == later + Decimal("50.00")
+    refused = sandbox.admin("POST", f"/admin/tenants/{tenant_ids[0]}/report-adjustments",
+                            {"accountCode": "090", "period": "February", "amount": "1"})
+    assert refused["field"] == "period"
