@@ -375,6 +375,7 @@ def _line_mapper(run: Run, entity: EntityScope) -> LineMapper:
         unmapped = dict(session.execute(
             select(Dimension.position, DimensionMember.id).join(DimensionMember)
             .where(Dimension.workspace_id == run.workspace_id, DimensionMember.is_unmapped)).all())
+        # ISO 4217's code for "no currency", should a provider not state the entity's base currency.
         currency = entity.base_currency or session.get(Entity, entity.id).base_currency or "XXX"
         start = session.scalar(select(func.coalesce(func.max(LedgerLine.id), 0)))
         dialect = session.get_bind().dialect.name

@@ -10,6 +10,7 @@ from __future__ import annotations
 import gc
 import json
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -280,7 +281,7 @@ class Company:
 
 # ------------------------------------------------------------------------------------------ connectors
 
-class Connector:
+class Connector(ABC):
     """A provider. Subclasses declare the class attributes and implement `list_companies`."""
 
     key: ClassVar[str]
@@ -310,8 +311,9 @@ class Connector:
                 return stream
         raise KeyError(f"{self.key} has no stream {name!r}")
 
+    @abstractmethod
     def list_companies(self, token: TokenSource, log: list[RequestRecord] | None = None) -> list[Company]:
-        raise NotImplementedError
+        """The companies / tenants / ledgers the grant covers."""
 
     def request_headers(self, tenant_id: str) -> dict[str, str]:
         """Headers every data call of this tenant carries (Xero: xero-tenant-id)."""
