@@ -223,6 +223,7 @@ def adjust_report(tenant_id: str):
     cents = _cents(body.get("amount"), "amount")
     with organisation.lock:
         organisation.report_adjustments.append((account.account_id, month.toordinal(), cents))
+    _sandbox().touched(tenant_id)  # a data reset regenerates the organisation, adjustment and all
     return _reply({"accountId": account.account_id, "period": month.isoformat()[:7], "amount": money(cents)}, 201)
 
 
