@@ -123,3 +123,36 @@ def _get_when_up(url: str, key: str) -> requests.Response:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.1)
+
+
+def test_sandbox_runs_on_its_own_port(tmp_path):
+    port = _free_port()
+    env = {**os.environ, "LEDGERPANE_VAR_DIR": str(tmp_path)}
+    sandbox = subprocess.Popen([sys.executable, "-m", "server", "sandbox", "--port", str(port), "--lines", "600"],
+                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        printed = _read_until(sandbox, "admin key:", deadline=time.monotonic() + 30)
+        admin_key = re.search(r"admin key: (\S+)\)", printed).group(1)
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                tenants = requests.get(f"http://127.0.0.1:{port}/admin/tenants", timeout=5,
+                                       headers={"X-Sandbox-Admin": admin_key})
+                break
+            except requests.ConnectionError:
+                assert time.monotonic() < deadline, "the sandbox never answered"
+                time.sleep(0.1)
+        assert tenants.status_code == 200 and sum(t["lineCount"] for t in tenants.json()) >= 600
+    finally:
+        sandbox.terminate()
+        sandbox.wait(timeout=10)
+
+
+def test_manifest_is_written_for_an_https_origin(tmp_path):
+    target = tmp_path / "manifest.xml"
+    result = CliRunner().invoke(main, ["manifest", "--origin", "https://ledgerpane.example.com",
+                                       "--output", str(target)])
+    assert result.exit_code == 0, result.output
+    assert "https://ledgerpane.example.com/taskpane.html" in target.read_text()
+    refused = CliRunner().invoke(main, ["manifest", "--origin", "http://ledgerpane.example.com"])
+    assert refused.exit_code == 2 and "--origin" in refused.output
