@@ -20,7 +20,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -55,6 +55,7 @@ from server.store import Encoding, Written, period_of, to_amount, upsert, write_
 log = logging.getLogger(__name__)
 
 ACTIVE = (RunStatus.queued.value, RunStatus.running.value)
+NO_CURRENCY = "XXX"  # ISO 4217's code for "no currency", should a provider not state the base currency
 # Streams in the order they must run: accounts before the journals that point at them.
 ORDER = ("organisation", "currencies", "accounts", "tracking_categories", "journals")
 
@@ -153,6 +154,7 @@ class Run:
     counters: dict[str, dict[str, int]] = field(default_factory=dict)
     changes: list[dict[str, Any]] = field(default_factory=list)
     mismatches: list[dict[str, Any]] = field(default_factory=list)
+    first_new_line: dict[int, int] = field(default_factory=dict)  # per entity: lines above this id are new
 
     def wants(self, stream: Stream) -> bool:
         if self.streams is not None and stream.name not in self.streams and stream.data_type not in self.streams:
@@ -267,7 +269,7 @@ def _pull_stream(run: Run, entity: EntityScope, stream: Stream, calls: list, per
                                                                                                     stream.name)
     options: dict[str, Any] = {}
     if run.mode == "repull" and run.since is not None:
-        options["modified_since"] = datetime.combine(run.since, datetime.min.time()).astimezone()
+        options["modified_since"] = datetime.combine(run.since, datetime.min.time(), tzinfo=UTC)
     pages = run.connector.pull(stream, token=run.token, tenant_id=entity.provider_entity_id,
                                cursor=_rewind(stream, cursor, run.settings), options=options, log=calls)
     if stream.name == "journals":
@@ -294,8 +296,9 @@ _END = object()  # the producer's last word
 
 def _load_journals(run: Run, entity: EntityScope, pages: Iterator[Any], cursor: str | None,
                    periods: set[date]) -> Written:
-    """Pull and map in a worker thread while this one writes: the database releases the interpreter while
-    it writes, so on two cores fetching the next pages overlaps with storing the last ones."""
+    """Pull and map in a worker thread while this one writes each batch with its cursor. The overlap is
+    partial: network waits, COPY and SQLite's own work release the interpreter, but parsing and binding
+    rows both need it (benchmarks/refresh_full.py measures where that leaves us)."""
     stream = run.connector.stream("journals")
     mapper = _line_mapper(run, entity)
     batches: queue.Queue = queue.Queue(maxsize=2)
@@ -375,11 +378,10 @@ def _line_mapper(run: Run, entity: EntityScope) -> LineMapper:
         unmapped = dict(session.execute(
             select(Dimension.position, DimensionMember.id).join(DimensionMember)
             .where(Dimension.workspace_id == run.workspace_id, DimensionMember.is_unmapped)).all())
-        # ISO 4217's code for "no currency", should a provider not state the entity's base currency.
-        currency = entity.base_currency or session.get(Entity, entity.id).base_currency or "XXX"
+        currency = entity.base_currency or session.get(Entity, entity.id).base_currency or NO_CURRENCY
         start = session.scalar(select(func.coalesce(func.max(LedgerLine.id), 0)))
         dialect = session.get_bind().dialect.name
-    run.counters.setdefault("_first_new_line", {})[str(entity.id)] = start
+    run.first_new_line[entity.id] = start
     return LineMapper(run.workspace_id, run.connection_id, entity.id, currency, run.id, accounts, Encoding(dialect),
                       tuple(unmapped.get(slot) for slot in (1, 2, 3, 4)))
 
@@ -495,7 +497,7 @@ def _count(run: Run, stream: str, written: Written, read: int) -> None:
 def _change_summary(run: Run, entity: EntityScope, stream: Stream, written: Written) -> str:
     if stream.name != "journals":
         return f"{written.inserted} new, {written.updated} changed."
-    first_new = run.counters.get("_first_new_line", {}).get(str(entity.id), 0)
+    first_new = run.first_new_line.get(entity.id, 0)
     with run.sessions() as session:
         rows = session.execute(
             select(Account.code, Account.name, LedgerLine.period, func.sum(LedgerLine.amount), func.count())

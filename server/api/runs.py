@@ -44,9 +44,7 @@ def _find(run_id: int) -> RefreshRun:
 
 
 def _describe(run: RefreshRun) -> dict:
-    counters = {k: v for k, v in (run.counters or {}).items() if not k.startswith("_")}
-    return RunOut.model_validate({**{c: getattr(run, c) for c in RunOut.model_fields if c != "counters"},
-                                  "counters": counters}).model_dump(mode="json")
+    return RunOut.model_validate({c: getattr(run, c) for c in RunOut.model_fields}).model_dump(mode="json")
 
 
 @bp.get("/runs/<int:run_id>", responses={200: RunOut})
