@@ -50,7 +50,8 @@ def authenticate() -> None:
     for recognise in AUTHENTICATORS:
         caller = recognise(session, token.strip())
         if caller is not None:
-            session.commit()  # keeps last_used_at
+            if session.dirty:
+                session.commit()  # a key's last use, moved on every few minutes
             g.caller = caller
             return
     raise ApiError(401, "invalid_key", "That workspace key is not valid (it may have been revoked).")

@@ -6,7 +6,7 @@ Everything the service needs to know about where it runs lives here, so that not
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +36,6 @@ class Settings:
     # The demo provider's rate-limit windows relative to Xero's: 0.05 makes its "minute" three seconds, so
     # the demo's first refresh takes seconds, not minutes. The connector keeps under the same limits.
     sandbox_rate_scale: float = 0.05
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def effective_database_url(self) -> str:
@@ -73,8 +72,7 @@ def load_settings(overrides: dict[str, Any] | None = None, env_file: str | Path 
                 values[attr] = parse(source[name])
     known = {f.name for f in fields(Settings)}
     for key, value in (overrides or {}).items():
-        if key in known:
-            values[key] = Path(value) if key == "var_dir" else value
-        else:
-            values.setdefault("extra", {})[key] = value
+        if key not in known:
+            raise ValueError(f"unknown setting {key!r}")  # a typo must not be silently ignored
+        values[key] = Path(value) if key == "var_dir" else value
     return replace(Settings(), **values)

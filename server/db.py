@@ -7,7 +7,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Engine, create_engine, event, inspect, update
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -44,6 +44,12 @@ def transaction(sessions: sessionmaker[Session]) -> Iterator[Session]:
     """The one way to do work outside a request: commit on success, roll back on error."""
     with sessions() as session, session.begin():
         yield session
+
+
+def lock_row(session: Session, model, row_id: int) -> None:
+    """Take the row's write lock for this transaction (PostgreSQL locks the row, SQLite the database) with
+    a no-op update, so a second worker waits here and then sees what the first one committed."""
+    session.execute(update(model).where(model.id == row_id).values(id=model.id))
 
 
 def alembic_config(engine: Engine) -> AlembicConfig:

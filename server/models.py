@@ -191,7 +191,6 @@ class Connection(Base):
     data_types: Mapped[list[Any]] = mapped_column(default=lambda: [t.value for t in DataType])
     # Vault: the token set, encrypted (server/vault.py). Never serialised, never logged.
     token_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
-    token_expires_at: Mapped[datetime | None]
     token_version: Mapped[int] = mapped_column(Integer, default=0)  # bumped on each rotation
     schedule: Mapped[str | None] = mapped_column(String(100))  # cron expression in workspace timezone
     created_by: Mapped[int | None] = mapped_column(ForeignKey("member.id", ondelete="SET NULL"))

@@ -31,15 +31,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from server.connection_status import Event, apply
 from server.connectors import AuthRevoked, Connector, ProviderError
 from server.connectors.base import Stream, gc_paused, month_ends
-from server.db import transaction
+from server.db import lock_row, transaction
 from server.integration_log import LogEntry, summarise_endpoints, write_event
+from server.mapping.dimensions import unmapped_members
 from server.mapping.ledger import LineMapper
 from server.models import (
     Account,
     Connection,
     ConnectionStatus,
-    Dimension,
-    DimensionMember,
     Entity,
     LedgerLine,
     RefreshRun,
@@ -88,7 +87,7 @@ def request_refresh(sessions: sessionmaker[Session], connection_id: int, *, trig
                     settings: RefreshSettings = RefreshSettings()) -> tuple[int, bool]:
     """A new queued run, or the connection's active one: (run id, created)."""
     with transaction(sessions) as session:
-        _lock_connection(session, connection_id)
+        lock_row(session, Connection, connection_id)
         active = session.scalar(select(RefreshRun).where(RefreshRun.connection_id == connection_id,
                                                           RefreshRun.status.in_(ACTIVE)).order_by(RefreshRun.id))
         if active is not None and not _is_dead(active, settings):
@@ -103,11 +102,6 @@ def request_refresh(sessions: sessionmaker[Session], connection_id: int, *, trig
         session.add(run)
         session.flush()
         return run.id, True
-
-
-def _lock_connection(session: Session, connection_id: int) -> None:
-    # A no-op write takes the row's lock (PostgreSQL) or the write lock (SQLite) for this transaction.
-    session.execute(update(Connection).where(Connection.id == connection_id).values(status=Connection.status))
 
 
 def _is_dead(run: RefreshRun, settings: RefreshSettings) -> bool:
@@ -375,15 +369,13 @@ def _line_mapper(run: Run, entity: EntityScope) -> LineMapper:
     with run.sessions() as session:
         accounts = dict(session.execute(select(Account.source_account_id, Account.id)
                                         .where(Account.entity_id == entity.id)).all())
-        unmapped = dict(session.execute(
-            select(Dimension.position, DimensionMember.id).join(DimensionMember)
-            .where(Dimension.workspace_id == run.workspace_id, DimensionMember.is_unmapped)).all())
+        unmapped = unmapped_members(session, run.workspace_id)
         currency = entity.base_currency or session.get(Entity, entity.id).base_currency or NO_CURRENCY
         start = session.scalar(select(func.coalesce(func.max(LedgerLine.id), 0)))
         dialect = session.get_bind().dialect.name
     run.first_new_line[entity.id] = start
     return LineMapper(run.workspace_id, run.connection_id, entity.id, currency, run.id, accounts, Encoding(dialect),
-                      tuple(unmapped.get(slot) for slot in (1, 2, 3, 4)))
+                      unmapped)
 
 
 def _add_accounts_from_lines(db: DbConnection, run: Run, entity: EntityScope, mapper: LineMapper,

@@ -14,7 +14,6 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,13 +21,13 @@ import orjson
 from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
 from server.config import Settings
 from server.connection_status import Event, apply, can
 from server.connectors.errors import AuthRevoked
 from server.connectors.oauth import OAuthClient
+from server.db import lock_row
 from server.models import Connection
 
 EXPIRY_MARGIN_SECONDS = 120  # refresh a little early so a long page fetch never starts with a dying token
@@ -75,14 +74,11 @@ class Vault:
         if "expires_at" not in kept and token.get("expires_in"):
             kept["expires_at"] = int(time.time()) + int(token["expires_in"])
         connection.token_ciphertext = self.cipher.encrypt(orjson.dumps(kept))
-        connection.token_expires_at = (
-            _from_epoch(kept["expires_at"]) if "expires_at" in kept else None)
         connection.token_version = (connection.token_version or 0) + 1
         return kept
 
     def erase(self, connection: Connection) -> None:
         connection.token_ciphertext = None
-        connection.token_expires_at = None
 
     def token_set(self, connection: Connection) -> dict[str, Any]:
         if connection.token_ciphertext is None:
@@ -104,10 +100,7 @@ class Vault:
         if _usable(token, rejected):
             return token
         with self._lock_for(connection_id), self._sessions() as session, session.begin():
-            # Taking the row's write lock first: PostgreSQL locks the row, SQLite the database; a
-            # second worker waits here and then finds the token already refreshed.
-            session.execute(update(Connection).where(Connection.id == connection_id)
-                            .values(token_version=Connection.token_version))
+            lock_row(session, Connection, connection_id)  # a second worker waits, then finds it refreshed
             connection = session.get(Connection, connection_id, populate_existing=True)
             token = self.token_set(connection)
             if _usable(token, rejected):
@@ -159,7 +152,4 @@ def _usable(token: dict[str, Any], rejected: str | None) -> bool:
         return False
     return token.get("expires_at") is not None and token["expires_at"] - time.time() >= EXPIRY_MARGIN_SECONDS
 
-
-def _from_epoch(seconds: float) -> datetime:
-    return datetime.fromtimestamp(float(seconds), UTC)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from datetime import timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
@@ -12,6 +13,7 @@ from sqlalchemy.orm import Session
 from server.models import Member, Role, Workspace, WorkspaceKey, utcnow
 
 KEY_PREFIX = "lp_"
+LAST_USED_PRECISION = timedelta(minutes=5)
 
 
 def hash_key(key: str) -> str:
@@ -59,5 +61,8 @@ def member_for_key(session: Session, key: str) -> Member | None:
     found = session.scalar(select(WorkspaceKey).where(WorkspaceKey.key_hash == digest))
     if found is None or found.revoked_at is not None or not hmac.compare_digest(found.key_hash, digest):
         return None
-    found.last_used_at = utcnow()
+    now = utcnow()
+    # Kept to the nearest few minutes: writing on every request would make each read a write.
+    if found.last_used_at is None or now - found.last_used_at > LAST_USED_PRECISION:
+        found.last_used_at = now
     return found.member

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from server.api.common import BEARER, ERRORS, OptionalBody, PageQuery, StrictModel
 from server.auth import Caller, current_caller, require_admin
 from server.connection_status import Event, TransitionRefused, apply, can
-from server.connectors import ProviderError, UnknownProvider, get_provider
+from server.connectors import ProviderError, ProviderOption, catalog
 from server.db import request_session
 from server.entities import selected_entities, sync_entities
 from server.errors import ApiError, not_found
@@ -29,6 +29,7 @@ bp = APIBlueprint("connections", __name__, url_prefix="/api/v1", abp_tags=[Tag(n
                   abp_security=BEARER, abp_responses={**ERRORS, 409: ERRORS[404]})
 
 S = ConnectionStatus
+WITH_CREDENTIALS = frozenset({S.authenticated, S.live, S.error})  # may refresh, list and select entities
 
 
 # --- what the API shows of a connection
@@ -82,10 +83,10 @@ class ConnectionList(BaseModel):
 def allowed_actions(connection: Connection, caller: Caller, has_selection: bool) -> list[str]:
     status = S(connection.status)
     actions = []
-    if status in {S.authenticated, S.live, S.error} and has_selection:
+    if status in WITH_CREDENTIALS and has_selection:
         actions.append("refresh")
     actions.append("reconnect")
-    if status in {S.authenticated, S.live, S.error}:
+    if status in WITH_CREDENTIALS:
         actions += ["select_entities", "sync_entities"]
     actions.append("choose_data_types")
     if caller.is_admin:
@@ -120,17 +121,21 @@ def _account_status(connection: Connection, accounts: int) -> AccountStatus:
     return AccountStatus(state="none", accounts=0, label="No accounts")
 
 
+def _offered() -> dict[str, ProviderOption]:
+    """The providers configured now. A connection to one no longer configured still shows (by its key)."""
+    return {option.key: option for option in catalog(services().settings)}
+
+
 def describe(session: Session, connections: list[Connection]) -> list[dict]:
     ids = [c.id for c in connections]
     records, accounts = _records_last_30_days(session, ids), _account_counts(session, ids)
     caller = current_caller()
+    offered = _offered()
     described = []
     for connection in connections:
         selected = selected_entities(connection)
-        try:
-            provider_name = get_provider(services().settings, connection.provider).display_name
-        except UnknownProvider:  # a provider no longer configured: its connections still show
-            provider_name = connection.provider
+        option = offered.get(connection.provider)
+        provider_name = option.display_name if option else connection.provider
         described.append(ConnectionOut(
             id=connection.id, name=connection.name, provider=connection.provider, provider_name=provider_name,
             status=connection.status, status_detail=connection.status_detail,
@@ -223,10 +228,9 @@ class Handoff(BaseModel):
 def create_connection(body: NewConnection):
     """Add a data source: creates it in `setup` and returns the link that starts the provider's consent."""
     caller = current_caller()
-    try:
-        option = get_provider(services().settings, body.provider)
-    except UnknownProvider:
-        raise ApiError(422, "unknown_provider", f"No provider {body.provider!r} is offered here.", "provider") from None
+    option = _offered().get(body.provider)
+    if option is None:
+        raise ApiError(422, "unknown_provider", f"No provider {body.provider!r} is offered here.", "provider")
     required = {f.name for f in option.setup_fields if f.required}
     known = {f.name for f in option.setup_fields}
     for name in body.setup:
@@ -280,7 +284,7 @@ def _entity_list(connection: Connection) -> dict:
 
 
 def _require_credentials(connection: Connection) -> None:
-    if S(connection.status) not in {S.authenticated, S.live, S.error}:
+    if S(connection.status) not in WITH_CREDENTIALS:
         raise refuse(f"{connection.name} is {connection.status.replace('_', ' ')}: "
                      + ("reconnect it first." if connection.status != S.setup else "finish the consent first."))
 
@@ -343,16 +347,14 @@ class DataTypeChoice(StrictModel):
     enabled: list[DataType] = Field(min_length=1, description="The data types to pull; at least one.")
 
 
-def _offered(connection: Connection) -> list[str]:
-    try:
-        return list(get_provider(services().settings, connection.provider).data_types)
-    except UnknownProvider:
-        return list(connection.data_types)
+def _data_types_offered(connection: Connection) -> list[str]:
+    option = _offered().get(connection.provider)
+    return list(option.data_types) if option else list(connection.data_types)
 
 
 def _data_types(connection: Connection) -> dict:
     return DataTypeList(items=[DataTypeOut(key=t, enabled=t in connection.data_types)
-                               for t in _offered(connection)]).model_dump()
+                               for t in _data_types_offered(connection)]).model_dump()
 
 
 @bp.get("/connections/<int:connection_id>/data-types", responses={200: DataTypeList})
@@ -365,7 +367,7 @@ def get_data_types(path: ConnectionPath):
 def set_data_types(path: ConnectionPath, body: DataTypeChoice):
     """Choose which data types the refresh pulls."""
     connection = find_connection(path.connection_id)
-    offered = _offered(connection)
+    offered = _data_types_offered(connection)
     for index, data_type in enumerate(body.enabled):
         if data_type.value not in offered:
             raise ApiError(422, "not_offered", f"{connection.name} does not offer {data_type.value}.",
@@ -442,10 +444,7 @@ def refresh(path: ConnectionPath, body: RefreshRequest):
     from server.refresh import request_refresh
 
     connection = find_connection(path.connection_id)
-    status = S(connection.status)
-    if status not in {S.authenticated, S.live, S.error}:
-        raise refuse(f"{connection.name} cannot refresh while it is {status.value.replace('_', ' ')}"
-                     + (": reconnect it first." if status is not S.setup else ": finish the consent first."))
+    _require_credentials(connection)
     if not selected_entities(connection):
         raise refuse(f"{connection.name} has no company or ledger selected: choose at least one first.")
     if body.mode == "repull" and (not body.streams or body.since is None):

@@ -24,6 +24,14 @@ def add_dimension(session: Session, workspace_id: int, name: str) -> Dimension:
     return dimension
 
 
+def unmapped_members(session: Session, workspace_id: int) -> tuple[int | None, int | None, int | None, int | None]:
+    """The "Unmapped" member id of each dimension slot 1-4 of the workspace (None for a slot not in use)."""
+    found = dict(session.execute(
+        select(Dimension.position, DimensionMember.id).join(DimensionMember)
+        .where(Dimension.workspace_id == workspace_id, DimensionMember.is_unmapped)).all())
+    return tuple(found.get(slot) for slot in range(1, MAX_DIMENSIONS + 1))
+
+
 def unmapped_member(session: Session, dimension_id: int) -> DimensionMember:
     return session.scalars(
         select(DimensionMember).where(DimensionMember.dimension_id == dimension_id, DimensionMember.is_unmapped)

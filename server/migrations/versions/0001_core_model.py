@@ -68,7 +68,6 @@ def upgrade() -> None:
     sa.Column('setup_fields', sa.JSON(), nullable=False),
     sa.Column('data_types', sa.JSON(), nullable=False),
     sa.Column('token_ciphertext', sa.LargeBinary(), nullable=True),
-    sa.Column('token_expires_at', UTCDateTime(), nullable=True),
     sa.Column('token_version', sa.Integer(), nullable=False),
     sa.Column('schedule', sa.String(length=100), nullable=True),
     sa.Column('created_by', sa.Integer(), nullable=True),
