@@ -216,3 +216,16 @@ def test_no_token_reaches_the_log(journey, db, caplog):
     with db.sessions() as session:
         token = vault.token_set(session.get(Connection, connection_id))
     assert token["access_token"] not in caplog.text and token["refresh_token"] not in caplog.text
+
+
+def test_no_api_response_carries_a_token(journey, db, client, workspace):
+    connection_id = journey.connect()
+    journey.select(connection_id)
+    vault = journey.client.application.extensions["ledgerpane"].vault
+    with db.sessions() as session:
+        token = vault.token_set(session.get(Connection, connection_id))
+    for path in ("/api/v1/connections", f"/api/v1/connections/{connection_id}",
+                 f"/api/v1/connections/{connection_id}/entities", f"/api/v1/connections/{connection_id}/data-types",
+                 "/api/v1/log"):
+        body = client.get(path, headers=workspace.admin()).get_data(as_text=True)
+        assert token["access_token"] not in body and token["refresh_token"] not in body, path

@@ -65,3 +65,10 @@ def test_a_key_reads_only_its_own_workspace(client, workspace, other_workspace, 
     assert names == ["Acme UK"]
     names = [c["name"] for c in client.get("/api/v1/connections", headers=other_workspace.admin()).get_json()["items"]]
     assert names == ["Globex AU"]
+
+
+def test_workspace_keys_are_stored_only_as_hashes(db, workspace):
+    with db.engine.connect() as raw:
+        stored = " ".join(str(value) for row in raw.exec_driver_sql("SELECT * FROM workspace_key") for value in row)
+    assert workspace.admin_key not in stored and workspace.member_key not in stored
+    assert workspace.admin_key[3:20] not in stored
