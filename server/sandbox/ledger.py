@@ -182,6 +182,7 @@ class Organisation:
         self._created: list[int] = []  # CreatedDateUTC per journal, non-decreasing, for bisect
         # Ground truth: cents per (AccountID, ordinal day).
         self.movements: dict[tuple[str, int], int] = defaultdict(int)
+        self._running: tuple[int, list[int], list[dict[str, int]]] | None = None  # see _running_totals
         self.line_count = 0
         self.lock = threading.RLock()
         # Fault injection: (account id, first day of the month as an ordinal, cents) that the trial balance
@@ -301,11 +302,28 @@ class Organisation:
         return dict(totals)
 
     def balances(self, from_day: int, to_day: int) -> dict[str, int]:
-        """Cents per AccountID moved between two ordinal days, both included."""
-        totals: dict[str, int] = defaultdict(int)
+        """Cents per AccountID moved between two ordinal days, both included: the difference of two
+        running totals, so a trial balance costs the chart, not the history (as Xero's does)."""
+        days, running = self._running_totals()
+        through_to = running[bisect.bisect_right(days, to_day) - 1] if days and days[0] <= to_day else {}
+        before = bisect.bisect_right(days, from_day - 1) - 1
+        through_before = running[before] if before >= 0 else {}
+        return {a: cents - through_before.get(a, 0) for a, cents in through_to.items()
+                if cents != through_before.get(a, 0)}
+
+    def _running_totals(self) -> tuple[list[int], list[dict[str, int]]]:
+        """Days with movements, sorted, and per such day every account's total through it; rebuilt only
+        after something was posted."""
         with self.lock:
-            items = list(self.movements.items())
-        for (account_id, day), cents in items:
-            if from_day <= day <= to_day:
-                totals[account_id] += cents
-        return totals
+            if self._running is None or self._running[0] != self.line_count:
+                by_day: dict[int, list[tuple[str, int]]] = defaultdict(list)
+                for (account_id, day), cents in self.movements.items():
+                    by_day[day].append((account_id, cents))
+                days, running, totals = sorted(by_day), [], {}
+                for day in days:
+                    totals = dict(totals)
+                    for account_id, cents in by_day[day]:
+                        totals[account_id] = totals.get(account_id, 0) + cents
+                    running.append(totals)
+                self._running = (self.line_count, days, running)
+            return self._running[1], self._running[2]
