@@ -18,10 +18,8 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, ClassVar, Literal
 
-import requests
-
 from .errors import BadResponse, ProviderError
-from .http import HttpClient, RateLimits, RequestRecord, TokenSource, default_client
+from .http import HttpClient, RateLimits, RequestRecord, Response, TokenSource, default_client
 from .oauth import OAuthClient
 
 DataType = Literal["accounts", "dimensions", "journals", "trial_balance", "currencies"]
@@ -331,13 +329,13 @@ class Connector(ABC):
         params: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
         log: list[RequestRecord] | None = None,
-    ) -> tuple[requests.Response, RequestRecord]:
+    ) -> tuple[Response, RequestRecord]:
         return self.http.request(
             "GET", url, rate_key=self.rate_key(tenant_id), limits=self.rate_limits, token=token,
             params=params, headers={**self.request_headers(tenant_id), **(headers or {})}, log=log,
         )
 
-    def decode(self, response: requests.Response, endpoint: str) -> Any:
+    def decode(self, response: Response, endpoint: str) -> Any:
         try:
             return decode_json(response.content)
         except ValueError as exc:
