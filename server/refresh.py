@@ -10,15 +10,12 @@ reconciled with the provider's trial balance for the periods the run touched.
 from __future__ import annotations
 
 import calendar
-import contextlib
 import logging
 import os
-import queue
 import socket
-import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -33,6 +30,7 @@ from server.connectors import AuthRevoked, Connector, ProviderError
 from server.connectors.base import Stream, gc_paused, month_ends
 from server.db import lock_row, transaction
 from server.integration_log import LogEntry, summarise_endpoints, write_event
+from server.ledger_reader import ReadJob, read
 from server.mapping.dimensions import unmapped_members
 from server.mapping.ledger import LineMapper
 from server.models import (
@@ -49,11 +47,12 @@ from server.models import (
     TrialBalanceLine,
     utcnow,
 )
-from server.store import Encoding, Written, period_of, to_amount, upsert, write_lines
+from server.store import LINE_COLUMNS, Encoding, Written, period_of, to_amount, upsert, write_lines
 
 log = logging.getLogger(__name__)
 
 ACTIVE = (RunStatus.queued.value, RunStatus.running.value)
+_ACCOUNT, _PERIOD, _AMOUNT = (LINE_COLUMNS.index(c) for c in ("account_id", "period", "amount"))
 NO_CURRENCY = "XXX"  # ISO 4217's code for "no currency", should a provider not state the base currency
 # Streams in the order they must run: accounts before the journals that point at them.
 ORDER = ("organisation", "currencies", "accounts", "tracking_categories", "journals")
@@ -128,6 +127,14 @@ class EntityScope:
 
 
 @dataclass
+class NewLines:
+    """Net amount and line count per (account id, period) of the lines a run added, in storage encoding."""
+
+    encoding: Encoding
+    totals: dict[tuple[int, Any], list] = field(default_factory=dict)
+
+
+@dataclass
 class Run:
     """What one execution knows and counts while it works."""
 
@@ -142,6 +149,8 @@ class Run:
     token: Callable[..., str]
     sessions: sessionmaker[Session]
     settings: RefreshSettings
+    provider: str
+    app_settings: Any  # server.config.Settings, for the helper process that reads the ledger
     pages: int = 0
     rows_read: int = 0
     rows_written: int = 0
@@ -149,6 +158,7 @@ class Run:
     changes: list[dict[str, Any]] = field(default_factory=list)
     mismatches: list[dict[str, Any]] = field(default_factory=list)
     first_new_line: dict[int, int] = field(default_factory=dict)  # per entity: lines above this id are new
+    new_lines: dict[int, NewLines] = field(default_factory=dict)  # per entity, while every batch was new
 
     def wants(self, stream: Stream) -> bool:
         if self.streams is not None and stream.name not in self.streams and stream.data_type not in self.streams:
@@ -174,7 +184,8 @@ def execute(services: Any, run_id: int) -> str:
                     for e in connection.entities if e.selected and e.available]
         run = Run(run_id, connection.id, connection.workspace_id, record.mode, record.streams, record.since,
                   list(connection.data_types), services.connector(connection.provider),
-                  services.vault.token_source(connection.id), sessions, settings)
+                  services.vault.token_source(connection.id), sessions, settings, connection.provider,
+                  services.settings)
     try:
         for entity in entities:
             _refresh_entity(run, entity)
@@ -264,10 +275,10 @@ def _pull_stream(run: Run, entity: EntityScope, stream: Stream, calls: list, per
     options: dict[str, Any] = {}
     if run.mode == "repull" and run.since is not None:
         options["modified_since"] = datetime.combine(run.since, datetime.min.time(), tzinfo=UTC)
+    if stream.name == "journals":
+        return _load_journals(run, entity, options, cursor, periods, calls)
     pages = run.connector.pull(stream, token=run.token, tenant_id=entity.provider_entity_id,
                                cursor=_rewind(stream, cursor, run.settings), options=options, log=calls)
-    if stream.name == "journals":
-        return _load_journals(run, entity, pages, cursor, periods)
     records, last_cursor = [], cursor
     for page in pages:
         records.extend(page.records)
@@ -285,66 +296,30 @@ def _pull_stream(run: Run, entity: EntityScope, stream: Stream, calls: list, per
     return written
 
 
-_END = object()  # the producer's last word
-
-
-def _load_journals(run: Run, entity: EntityScope, pages: Iterator[Any], cursor: str | None,
-                   periods: set[date]) -> Written:
-    """Pull and map in a worker thread while this one writes each batch with its cursor. The overlap is
-    partial: network waits, COPY and SQLite's own work release the interpreter, but parsing and binding
-    rows both need it (benchmarks/refresh_full.py measures where that leaves us)."""
+def _load_journals(run: Run, entity: EntityScope, connector_options: dict[str, Any], cursor: str | None,
+                   periods: set[date], calls: list) -> Written:
+    """A helper process pulls and maps (server/ledger_reader.py) while this one writes each batch with
+    its cursor."""
     stream = run.connector.stream("journals")
     mapper = _line_mapper(run, entity)
-    batches: queue.Queue = queue.Queue(maxsize=2)
-    stop = threading.Event()
-    producer = threading.Thread(target=_produce_batches, args=(run, pages, mapper, cursor, batches, stop),
-                                name=f"pull-{run.id}", daemon=True)
-    producer.start()
+    job = ReadJob(run.app_settings, run.provider, run.connection_id, entity.provider_entity_id,
+                  _rewind(stream, cursor, run.settings), connector_options, mapper, run.settings.batch_rows)
     total = Written()
     # The collector stays paused for the whole load: batches of tuples are many small objects, and
     # collections walking them page after page cost more than the parse itself (research/perf.md).
     with gc_paused():
+        batches = read(job, log=calls)
         try:
-            while (item := batches.get()) is not _END:
-                if isinstance(item, BaseException):
-                    raise item
-                rows, unknown, new_cursor = item
-                total += _write_journal_batch(run, entity, stream, mapper, rows, unknown, cursor, new_cursor)
-                cursor = new_cursor
+            for batch in batches:
+                run.pages += batch.pages
+                run.rows_read += batch.rows_read
+                total += _write_journal_batch(run, entity, stream, mapper, batch.rows, batch.unknown, cursor,
+                                              batch.cursor)
+                cursor = batch.cursor
         finally:
-            stop.set()
-            while producer.is_alive():  # let a producer blocked on a full queue see the stop
-                with contextlib.suppress(queue.Empty):
-                    batches.get(timeout=0.05)
-            producer.join()
+            batches.close()
     periods.update(mapper.encoding.periods_seen)
     return total
-
-
-def _produce_batches(run: Run, pages: Iterator[Any], mapper: LineMapper, cursor: str | None, batches: queue.Queue,
-                     stop: threading.Event) -> None:
-    try:
-        rows: list[tuple] = []
-        unknown: list[Any] = []
-        for page in pages:
-            if stop.is_set():
-                return
-            mapped, missing = mapper.rows(page.records)
-            rows += mapped
-            unknown += missing
-            cursor = page.cursor
-            run.pages += 1
-            run.rows_read += len(page.records)
-            if len(rows) + len(unknown) >= run.settings.batch_rows:
-                batches.put((rows, unknown, cursor))
-                rows, unknown = [], []
-        if rows or unknown:
-            batches.put((rows, unknown, cursor))
-        batches.put(_END)
-    except BaseException as error:  # handed to the writing thread, which raises it there
-        batches.put(error)
-    finally:
-        pages.close()
 
 
 def _write_journal_batch(run: Run, entity: EntityScope, stream: Stream, mapper: LineMapper, rows: list[tuple],
@@ -358,6 +333,7 @@ def _write_journal_batch(run: Run, entity: EntityScope, stream: Stream, mapper: 
             assert not still_unknown, "every account was just added"
             rows = rows + mapped
         written = write_lines(db, rows)
+        _add_to_summary(run, entity, rows, written)
         _save_cursor(db, run, entity, stream, cursor, new_cursor)
         run.rows_written += written.inserted + written.updated
         _count(run, "journals", written, len(rows))
@@ -374,8 +350,9 @@ def _line_mapper(run: Run, entity: EntityScope) -> LineMapper:
         start = session.scalar(select(func.coalesce(func.max(LedgerLine.id), 0)))
         dialect = session.get_bind().dialect.name
     run.first_new_line[entity.id] = start
-    return LineMapper(run.workspace_id, run.connection_id, entity.id, currency, run.id, accounts, Encoding(dialect),
-                      unmapped)
+    encoding = Encoding(dialect)
+    run.new_lines[entity.id] = NewLines(encoding)
+    return LineMapper(run.workspace_id, run.connection_id, entity.id, currency, run.id, accounts, encoding, unmapped)
 
 
 def _add_accounts_from_lines(db: DbConnection, run: Run, entity: EntityScope, mapper: LineMapper,
@@ -486,17 +463,38 @@ def _count(run: Run, stream: str, written: Written, read: int) -> None:
 
 # --- what changed, in finance terms
 
+def _add_to_summary(run: Run, entity: EntityScope, rows: list[tuple], written: Written) -> None:
+    """Sum a batch's lines per account and period as it is written, when all of them were new (a first
+    load, most incremental batches); a batch that met lines already there leaves it to the database."""
+    if entity.id not in run.new_lines:
+        return
+    if written.updated or written.inserted != len(rows):  # duplicates in the batch, or lines already present
+        del run.new_lines[entity.id]
+        return
+    totals = run.new_lines[entity.id].totals
+    for row in rows:
+        found = totals.get(key := (row[_ACCOUNT], row[_PERIOD]))
+        if found is None:
+            totals[key] = [row[_AMOUNT], 1]
+        else:
+            found[0] += row[_AMOUNT]
+            found[1] += 1
+
+
 def _change_summary(run: Run, entity: EntityScope, stream: Stream, written: Written) -> str:
     if stream.name != "journals":
         return f"{written.inserted} new, {written.updated} changed."
-    first_new = run.first_new_line.get(entity.id, 0)
-    with run.sessions() as session:
-        rows = session.execute(
-            select(Account.code, Account.name, LedgerLine.period, func.sum(LedgerLine.amount), func.count())
-            .join(Account, Account.id == LedgerLine.account_id)
-            .where(LedgerLine.connection_id == run.connection_id, LedgerLine.entity_id == entity.id,
-                   LedgerLine.id > first_new)
-            .group_by(Account.code, Account.name, LedgerLine.period)).all()
+    new_lines = run.new_lines.pop(entity.id, None)
+    if new_lines is not None:
+        rows = _summary_rows(run, entity, new_lines)
+    else:
+        with run.sessions() as session:
+            rows = session.execute(
+                select(Account.code, Account.name, LedgerLine.period, func.sum(LedgerLine.amount), func.count())
+                .join(Account, Account.id == LedgerLine.account_id)
+                .where(LedgerLine.connection_id == run.connection_id, LedgerLine.entity_id == entity.id,
+                       LedgerLine.id > run.first_new_line.get(entity.id, 0))
+                .group_by(Account.code, Account.name, LedgerLine.period)).all()
     changes = [{"entity": entity.name, "account_code": code, "account_name": name, "period": period.isoformat()[:7],
                 "net_amount": str(total), "lines": count} for code, name, period, total, count in rows]
     run.changes.extend(sorted(changes, key=lambda c: -abs(Decimal(c["net_amount"]))))
@@ -511,6 +509,16 @@ def _change_summary(run: Run, entity: EntityScope, stream: Stream, written: Writ
 
 
 # --- reconciliation with the provider's trial balance
+
+def _summary_rows(run: Run, entity: EntityScope, new_lines: NewLines) -> list[tuple]:
+    """(code, name, period, net, lines), like the database's GROUP BY, from the sums kept as lines were written."""
+    with run.sessions() as session:
+        names = {id_: (code, name) for id_, code, name in session.execute(
+            select(Account.id, Account.code, Account.name).where(Account.entity_id == entity.id))}
+    decode = new_lines.encoding
+    return [(*names[account], decode.period_of_row(period), decode.amount_of_row(net), count)
+            for (account, period), (net, count) in new_lines.totals.items()]
+
 
 def financial_year_start(period_end: date, year_end_month: int | None, year_end_day: int | None) -> date:
     """First day of the financial year that `period_end` falls in (calendar year when unknown)."""

@@ -68,7 +68,8 @@ def _guard(table: str, new: str) -> str:
 _PG_MERGE = f"""
 WITH merged AS (
     INSERT INTO ledger_line ({", ".join(LINE_COLUMNS)})
-    SELECT {", ".join(LINE_COLUMNS)} FROM ledger_line_stage
+    SELECT {", ".join(f"{c}::numeric / {_SCALE}" if c in ("amount", "amount_base") else c for c in LINE_COLUMNS)}
+    FROM ledger_line_stage
     ON CONFLICT ({", ".join(KEY)}) DO UPDATE SET
         {", ".join(f"{c} = excluded.{c}" for c in (*CHANGED, "run_id"))}
     WHERE {_guard("ledger_line", "excluded")}
@@ -79,8 +80,12 @@ SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FR
 
 
 def _write_lines_postgresql(connection: DbConnection, rows: list[tuple]) -> Written:
-    connection.execute(text("CREATE TEMP TABLE IF NOT EXISTS ledger_line_stage "
-                            "(LIKE ledger_line INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"))
+    if connection.execute(text("SELECT to_regclass('pg_temp.ledger_line_stage')")).scalar() is None:
+        # Per database session. Amounts arrive as whole 1/10,000ths (Encoding); the merge divides.
+        connection.execute(text("CREATE TEMP TABLE ledger_line_stage (LIKE ledger_line INCLUDING DEFAULTS) "
+                                "ON COMMIT DELETE ROWS"))
+        connection.execute(text("ALTER TABLE ledger_line_stage ALTER COLUMN amount TYPE bigint, "
+                                "ALTER COLUMN amount_base TYPE bigint"))
     cursor = connection.connection.driver_connection.cursor()
     with cursor.copy(f"COPY ledger_line_stage ({', '.join(LINE_COLUMNS)}) FROM STDIN") as copy:
         for row in rows:
@@ -108,36 +113,49 @@ def _write_lines_sqlite(connection: DbConnection, rows: list[tuple]) -> Written:
 
 
 class Encoding:
-    """How a ledger row's dates, amounts and times are written on one backend: PostgreSQL takes Python
-    values as they are; SQLite takes what SQLAlchemy's types would store (ISO text, 1/10,000ths). Dates
-    and times repeat a lot within a batch, so their encodings are remembered."""
+    """How a ledger row travels to the database: plain strings and integers on both backends, cheap to
+    hand between processes and to bind. Dates are ISO text; amounts are whole 1/10,000ths (SQLite stores
+    them so; PostgreSQL's staging table takes them so and the merge divides); times are UTC text in
+    the form SQLAlchemy stores on SQLite, with the offset spelled out for PostgreSQL. Dates and times
+    repeat a lot within a batch, so their encodings are remembered."""
 
     def __init__(self, dialect: str) -> None:
         self.sqlite = dialect == "sqlite"
-        self._days: dict[date, tuple[Any, Any]] = {}
+        self._days: dict[date, tuple[str, str]] = {}
         self._moments: dict[datetime, str] = {}
         self.periods_seen: set[date] = set()
 
-    def day(self, day: date) -> tuple[Any, Any]:
+    def day(self, day: date) -> tuple[str, str]:
         """(date, period) of a line."""
         found = self._days.get(day)
         if found is None:
             period = period_of(day)
             self.periods_seen.add(period)
-            found = self._days[day] = (day.isoformat(), period.isoformat()) if self.sqlite else (day, period)
+            found = self._days[day] = (day.isoformat(), period.isoformat())
         return found
 
-    def amount(self, value: Decimal | None) -> Any:
-        return int(value * _SCALE) if self.sqlite and value is not None else value
+    @staticmethod
+    def amount(value: Decimal | None) -> int | None:
+        return None if value is None else int(value * _SCALE)
 
-    def moment(self, value: datetime | None) -> Any:
-        if value is None or not self.sqlite:
+    @staticmethod
+    def amount_of_row(stored: int) -> Decimal:
+        """An amount (or a sum of them) as written back to a Decimal."""
+        return to_amount(Decimal(stored).scaleb(-AMOUNT_SCALE))
+
+    @staticmethod
+    def period_of_row(stored: str) -> date:
+        return date.fromisoformat(stored)
+
+    def moment(self, value: datetime | None) -> str | None:
+        if value is None:
             return value
         found = self._moments.get(value)
         if found is None:
             if len(self._moments) >= 10_000:  # a journal's lines share one time; keep memory flat over a ledger
                 self._moments.clear()
-            found = self._moments[value] = sqlite_datetime(value)
+            found = sqlite_datetime(value)
+            found = self._moments[value] = found if self.sqlite else found + "+00:00"
         return found
 
 

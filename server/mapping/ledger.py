@@ -5,8 +5,8 @@ where anything no mapping covers lands on the dimension's "Unmapped" member, nev
 provider's own tracking values travel with the line (`source_tracking`) so a later mapping change can
 re-map lines without pulling them again.
 
-Rows come out already in the database's storage form (`store.encode_for`), so nothing walks them again
-before the write. Plain tuples, not DataFrames: building tuples with the collector paused maps a million
+Rows come out already in the form they travel and are written in (`store.Encoding`), so nothing walks
+them again before the write. Plain tuples, not DataFrames: building tuples with the collector paused maps a million
 lines in about a second, several times faster than flattening into pandas (research/perf.md).
 """
 from __future__ import annotations

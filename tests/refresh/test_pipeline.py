@@ -256,3 +256,46 @@ def test_reconciliation_flags_a_provider_report_that_disagrees(journey, db, prov
     flagged = journey.client.get(f"/api/v1/log?status=needs_attention&connection_id={connection_id}",
                                  headers=journey.headers).get_json()["items"]
     assert len(flagged) == 1 and "200" in flagged[0]["detail"]
+
+
+def loaded_by_run(db, run_id: int) -> dict[tuple, tuple[Decimal, int]]:
+    """(entity, account code, account name, YYYY-MM) -> (net, lines) of the lines a run wrote."""
+    with db.sessions() as session:
+        rows = session.execute(
+            select(Entity.name, Account.code, Account.name, LedgerLine.period, func.sum(LedgerLine.amount),
+                   func.count())
+            .join(Account, Account.id == LedgerLine.account_id).join(Entity, Entity.id == LedgerLine.entity_id)
+            .where(LedgerLine.run_id == run_id)
+            .group_by(Entity.name, Account.code, Account.name, LedgerLine.period)).all()
+    return {(entity, code, name, period.isoformat()[:7]): (total, count) for entity, code, name, period, total, count
+            in rows}
+
+
+def assert_changes_are_what_the_run_wrote(db, run: dict) -> None:
+    written = loaded_by_run(db, run["id"])
+    changes = run["counters"]["changes"]
+    assert len(changes) == min(200, len(written)), "every account-period changed is listed (up to 200)"
+    for change in changes:
+        key = (change["entity"], change["account_code"], change["account_name"], change["period"])
+        assert written[key] == (Decimal(change["net_amount"]), change["lines"]), key
+    nets = [abs(Decimal(c["net_amount"])) for c in changes]
+    assert nets == sorted(nets, reverse=True), "largest changes first"
+
+
+def test_the_change_summary_of_a_first_load_is_what_it_wrote(journey, db, provider):
+    # Summed as batches are written (every line new), not read back: it must agree with the database.
+    connection_id = journey.connect()
+    journey.select(connection_id)
+    run = run_refresh(journey, connection_id)
+    assert run["status"] == "succeeded"
+    assert_changes_are_what_the_run_wrote(db, run)
+
+
+def test_the_change_summary_of_an_incremental_run_is_what_it_wrote(journey, db, provider):
+    # The look-back overlap meets lines already there, so this summary comes from the database instead.
+    connection_id = ready(journey, provider)
+    tenant = provider.tenants()[0]["tenantId"]
+    provider.admin("POST", f"/admin/tenants/{tenant}/journals", {"generate": 12}, expect=201)
+    run = run_refresh(journey, connection_id)
+    assert run["status"] == "succeeded" and run["counters"]["journals"]["inserted"] > 0
+    assert_changes_are_what_the_run_wrote(db, run)
