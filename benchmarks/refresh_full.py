@@ -5,8 +5,10 @@ rate of the same rows measured in the same run; then the same full load again; a
 
 Each load runs in a fresh child process (so its peak RSS is its own) through the real pipeline: OAuth'd
 connector, pages over HTTP, mapping, store, cursors, log events and the reconciliation with the trial
-balance. Raw rate: PostgreSQL COPY into a table like ledger_line with its indexes; SQLite executemany of the
-same upsert into such a table, one transaction. Goals (issue 5): end to end >= 50% of raw; re-load <= 1.5x.
+balance. The journals are read by the pipeline's helper process (server/ledger_reader.py); its peak RSS
+is printed beside the run's. Raw rate: PostgreSQL COPY into a table like ledger_line with its indexes;
+SQLite executemany of the same upsert into such a table, one transaction. Goals (issue 5): end to end
+>= 50% of raw; re-load <= 1.5x.
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from pathlib import Path
 
 from benchmarks.harness import connect, database, peak_rss_mib, sandbox
 from server.db import make_engine
+from server.ledger_reader import helpers_peak_rss_mib
 from server.store import _SQLITE_UPSERT, LINE_COLUMNS
 
 
@@ -61,10 +64,10 @@ def load(backend: str, sandbox_url: str, with_raw: bool, results) -> None:
         bench = connect(url, sandbox_url, Path(directory))
         first, run = bench.refresh()
         lines = run["counters"]["journals"]["inserted"]
-        rss = peak_rss_mib()
+        rss, reader_rss = peak_rss_mib(), helpers_peak_rss_mib()
         again, rerun = bench.refresh("full")
         bench.services.close()
-        result = {"first": first, "again": again, "lines": lines, "rss": rss,
+        result = {"first": first, "again": again, "lines": lines, "rss": rss, "reader_rss": reader_rss,
                   "attention": run["needs_attention"] or rerun["needs_attention"],
                   "rewritten": rerun["counters"]["journals"]["inserted"] + rerun["counters"]["journals"]["updated"]}
         if with_raw:
@@ -97,12 +100,14 @@ def main() -> None:
             print(f"{backend}: same full load again (all present) {r['again']:.1f} s = "
                   f"{r['again'] / r['first']:.2f}x the first (goal <= 1.5x); lines rewritten: {r['rewritten']}; "
                   f"reconciliation {'FLAGGED' if r['attention'] else 'clean'}")
-            print(f"{backend}: peak RSS {r['rss']:.0f} MiB at {r['lines']:,} lines")
+            print(f"{backend}: peak RSS {r['rss']:.0f} MiB at {r['lines']:,} lines "
+                  f"(the ledger reader's helper process: {r['reader_rss']:.0f} MiB)")
     if args.small:
         with sandbox(args.small) as url:
             r = in_child("sqlite", url, False)
             print(f"sqlite: peak RSS {r['rss']:.0f} MiB at {r['lines']:,} lines "
-                  f"({r['lines'] / r['first']:,.0f} lines/s)")
+                  f"(the ledger reader's helper process: {r['reader_rss']:.0f} MiB; {r['lines'] / r['first']:,.0f} "
+                  f"lines/s)")
 
 
 if __name__ == "__main__":

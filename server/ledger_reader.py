@@ -15,6 +15,9 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import queue
+import resource
+import threading
 import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -30,6 +33,30 @@ from server.mapping.ledger import LineMapper
 # costs milliseconds, and no lock held by one of the service's threads is copied into it.
 _context = multiprocessing.get_context("forkserver")
 _context.set_forkserver_preload(["server.ledger_reader", "server.services"])
+
+
+_peak_rss_kib = 0  # the largest any helper of this process reported: its memory is not in our own peak
+
+
+def _note_peak(kib: int) -> None:
+    global _peak_rss_kib
+    _peak_rss_kib = max(_peak_rss_kib, kib)
+
+
+def helpers_peak_rss_mib() -> float:
+    """The highest peak resident memory a helper of this process reported (benchmarks print it)."""
+    return _peak_rss_kib / 1024
+
+
+def warm_up() -> None:
+    """Start the process helpers are forked from, so the first refresh does not wait for its imports.
+    Returns at once; idempotent."""
+    from multiprocessing import forkserver
+
+    forkserver.ensure_running()
+
+
+AHEAD = 2  # batches taken off the pipe before the refresh asks for them
 
 
 @dataclass
@@ -57,6 +84,7 @@ class Batch:
 @dataclass
 class _End:
     periods: set[date] = field(default_factory=set)
+    peak_rss_kib: int = 0
 
 
 @dataclass
@@ -77,34 +105,56 @@ def read(job: ReadJob, log: list[RequestRecord]) -> Iterator[Batch]:
     helper = _context.Process(target=_read_in_helper, args=(job, sender), name="ledger-reader", daemon=True)
     helper.start()
     sender.close()  # ours is the reading end only: if the helper dies, recv() says so
+    # A thread takes batches off the pipe as soon as they are ready, so the helper reads on while a
+    # slow batch is written (up to AHEAD batches; memory stays bounded).
+    arrived: queue.Queue = queue.Queue(maxsize=AHEAD)
+    taker = threading.Thread(target=_take, args=(receiver, helper, arrived), name="ledger-reader-pipe", daemon=True)
+    taker.start()
     periods: set[date] = set()
     try:
         while True:
-            try:
-                item = receiver.recv()
-            except EOFError:
-                raise HelperFailed(f"the ledger reader stopped unexpectedly (exit code {helper.exitcode})") from None
+            item = arrived.get()
             if isinstance(item, Batch):
                 log.extend(item.calls)
                 yield item
             elif isinstance(item, _End):
                 periods = item.periods
+                _note_peak(item.peak_rss_kib)
                 break
-            else:
+            elif isinstance(item, _Failed):
                 log.extend(item.calls)
                 raise item.error
+            else:
+                raise item
     finally:
-        receiver.close()
         if helper.is_alive():
             helper.terminate()
         helper.join(timeout=10)
+        receiver.close()
+        while taker.is_alive():  # let a taker blocked on a full queue see the end
+            with contextlib.suppress(queue.Empty):
+                arrived.get(timeout=0.05)
+        taker.join()
     job.mapper.encoding.periods_seen.update(periods)
+
+
+def _take(receiver: Any, helper: Any, arrived: queue.Queue) -> None:
+    while True:
+        try:
+            item = receiver.recv()
+        except (EOFError, OSError):  # the helper died, or we closed the pipe
+            helper.join(timeout=5)
+            arrived.put(HelperFailed(f"the ledger reader stopped unexpectedly (exit code {helper.exitcode})"))
+            return
+        arrived.put(item)
+        if not isinstance(item, Batch):
+            return
 
 
 def _read_in_helper(job: ReadJob, out: Any) -> None:
     from server.services import Services
 
-    services = Services(job.settings)
+    services = Services(job.settings, in_helper=True)
     calls: list[RequestRecord] = []
     try:
         connector = services.connector(job.provider)
@@ -126,7 +176,7 @@ def _read_in_helper(job: ReadJob, out: Any) -> None:
                     count = read_lines = 0
             if rows or unknown or count:
                 out.send(Batch(rows, unknown, cursor, count, read_lines, calls))
-        out.send(_End(job.mapper.encoding.periods_seen))
+        out.send(_End(job.mapper.encoding.periods_seen, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))
     except BrokenPipeError:
         return  # the refresh is gone: nobody to tell
     except Exception as error:  # noqa: BLE001 - every failure is handed to the refresh, which reports it

@@ -80,6 +80,10 @@ SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FR
 
 
 def _write_lines_postgresql(connection: DbConnection, rows: list[tuple]) -> Written:
+    # A batch commits with its cursor, so if the server lost the last batches in a crash the cursor
+    # would go back with them and the next run would read those pages again: waiting for each commit's
+    # WAL flush buys nothing here.
+    connection.execute(text("SET LOCAL synchronous_commit = off"))
     if connection.execute(text("SELECT to_regclass('pg_temp.ledger_line_stage')")).scalar() is None:
         # Per database session. Amounts arrive as whole 1/10,000ths (Encoding); the merge divides.
         connection.execute(text("CREATE TEMP TABLE ledger_line_stage (LIKE ledger_line INCLUDING DEFAULTS) "
@@ -154,13 +158,14 @@ class Encoding:
         if found is None:
             if len(self._moments) >= 10_000:  # a journal's lines share one time; keep memory flat over a ledger
                 self._moments.clear()
-            found = sqlite_datetime(value)
-            found = self._moments[value] = found if self.sqlite else found + "+00:00"
+            found = self._moments[value] = sqlite_datetime(value) if self.sqlite else \
+                value.astimezone(UTC).isoformat(" ", "microseconds")
         return found
 
 
 def sqlite_datetime(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    """UTC as SQLAlchemy's SQLite DateTime stores it: 'YYYY-MM-DD HH:MM:SS.ffffff', no offset."""
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 def upsert(connection: DbConnection, table: Table, rows: Iterable[dict[str, Any]], key: Sequence[str],

@@ -80,23 +80,24 @@ class XeroEndpoints:
 # ---------------------------------------------------------------------------------------------- dates
 
 _MS_DATE = re.compile(r"/Date\((-?\d+)([+-]\d{4})?\)/")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _ms_date(value: str) -> tuple[datetime, timedelta] | None:
     match = _MS_DATE.fullmatch(value)
     if not match:
         return None
-    instant = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=int(match[1]))
+    instant = _EPOCH + timedelta(milliseconds=int(match[1]))
     offset = match[2]
     shift = timedelta(hours=int(offset[1:3]), minutes=int(offset[3:])) * (-1 if offset[0] == "-" else 1) \
         if offset else timedelta(0)
     return instant, shift
 
 
-@functools.lru_cache(maxsize=65_536)  # journal dates repeat page after page; the results are immutable
 def parse_instant(value: str | None) -> datetime | None:
     """`/Date(1573755038314+0000)/`, `/Date(1439434356790)/` or ISO 8601 -> an aware UTC datetime.
-    In the .NET form the milliseconds are UTC; the offset only says where the wall clock was."""
+    In the .NET form the milliseconds are UTC; the offset only says where the wall clock was.
+    Not cached: these are creation and update times, nearly all different."""
     if not value:
         return None
     parsed = _ms_date(value)
@@ -107,7 +108,7 @@ def parse_instant(value: str | None) -> datetime | None:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-@functools.lru_cache(maxsize=65_536)
+@functools.lru_cache(maxsize=65_536)  # journal dates repeat page after page; the results are immutable
 def parse_calendar_date(value: str | None) -> date | None:
     """A date field (JournalDate) -> the calendar date the user typed, never shifted by a time zone.
     Xero sends it as midnight UTC; if an offset is present, the wall clock it names is the date."""
