@@ -33,6 +33,9 @@ class Settings:
     refresh_batch_rows: int = 20_000  # ledger lines per commit: large enough that commits do not dominate
     refresh_overlap_records: int = 20  # offset cursors re-read this many records back
     refresh_overlap_minutes: int = 10  # time cursors re-read this far back
+    # Journal pages a refresh reads itself before handing a longer pull to a helper process
+    # (server/ledger_reader.py); about 3,000 Xero lines, more than most incremental refreshes bring.
+    refresh_pages_in_process: int = 10
     # The demo provider's rate-limit windows relative to Xero's: 0.05 makes its "minute" three seconds, so
     # the demo's first refresh takes seconds, not minutes. The connector keeps under the same limits.
     sandbox_rate_scale: float = 0.05
@@ -58,6 +61,7 @@ _ENV = {
     "LEDGERPANE_REFRESH_BATCH_ROWS": ("refresh_batch_rows", int),
     "LEDGERPANE_REFRESH_OVERLAP_RECORDS": ("refresh_overlap_records", int),
     "LEDGERPANE_REFRESH_OVERLAP_MINUTES": ("refresh_overlap_minutes", int),
+    "LEDGERPANE_REFRESH_PAGES_IN_PROCESS": ("refresh_pages_in_process", int),
     "LEDGERPANE_SANDBOX_RATE_SCALE": ("sandbox_rate_scale", float),
 }
 

@@ -19,14 +19,14 @@ import queue
 import resource
 import threading
 import traceback
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Generator, Iterator
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
 from server.config import Settings
-from server.connectors.base import gc_paused
-from server.connectors.http import RequestRecord
+from server.connectors.base import Connector, gc_paused
+from server.connectors.http import RequestRecord, TokenSource
 from server.mapping.ledger import LineMapper
 
 # A fresh interpreter, forked from a server that imported our modules once, so starting a helper
@@ -97,10 +97,35 @@ class HelperFailed(Exception):
     """Something other than the provider went wrong in the helper; its traceback is the message."""
 
 
-def read(job: ReadJob, log: list[RequestRecord]) -> Iterator[Batch]:
-    """Batches from a helper process, until the stream is read; every request it made is added to `log`.
-    Raises what the helper raised (provider errors keep their type). Closing the iterator early ends
-    the helper."""
+def read(job: ReadJob, log: list[RequestRecord], connector: Connector, token: TokenSource,
+         pages_here: int = 10) -> Iterator[Batch]:
+    """The journals of one entity in batches, until the stream is read; every request made is added to
+    `log`. The first `pages_here` pages are read here, with the refresh's own connector and token: most
+    refreshes are incremental and end within them, and starting a helper would cost more than it saves. A pull
+    that goes on is handed to a helper from the cursor reached. Raises what the pull raised (provider
+    errors keep their type). Closing the iterator early ends the helper."""
+    calls: list[RequestRecord] = []
+    pages = connector.pull("journals", token=token, tenant_id=job.tenant_id, cursor=job.cursor,
+                           options=job.options, log=calls)
+    try:
+        batches = _batches(pages, job, calls, max_pages=pages_here)
+        while True:
+            try:
+                batch = next(batches)
+            except StopIteration as stop:
+                ended = stop.value
+                break
+            log.extend(batch.calls)
+            job = replace(job, cursor=batch.cursor)
+            yield batch
+    finally:
+        log.extend(calls)  # the attempts of a failed request
+        pages.close()
+    if not ended:
+        yield from _read_in_a_helper(job, log)
+
+
+def _read_in_a_helper(job: ReadJob, log: list[RequestRecord]) -> Iterator[Batch]:
     receiver, sender = _context.Pipe(duplex=False)
     helper = _context.Process(target=_read_in_helper, args=(job, sender), name="ledger-reader", daemon=True)
     helper.start()
@@ -151,6 +176,34 @@ def _take(receiver: Any, helper: Any, arrived: queue.Queue) -> None:
             return
 
 
+def _batches(pages: Iterator[Any], job: ReadJob, calls: list[RequestRecord],
+             max_pages: int | None = None) -> Generator[Batch, None, bool]:
+    """Pages mapped into batches of about `job.batch_rows` lines, each with the cursor after it and the
+    requests made for it (taken from `calls`, which the pull appends to). Returns whether the pull
+    ended (rather than `max_pages` being reached)."""
+    rows: list[tuple] = []
+    unknown: list[Any] = []
+    count = read_lines = 0
+    cursor = job.cursor
+    ended = True
+    for number, page in enumerate(pages, 1):
+        mapped, missing = job.mapper.rows(page.records)
+        rows += mapped
+        unknown += missing
+        cursor, count, read_lines = page.cursor, count + 1, read_lines + len(page.records)
+        if len(rows) + len(unknown) >= job.batch_rows:
+            yield Batch(rows, unknown, cursor, count, read_lines, calls[:])
+            rows, unknown, calls[:] = [], [], []
+            count = read_lines = 0
+        if number == max_pages:
+            ended = False
+            break
+    if rows or unknown or count:
+        yield Batch(rows, unknown, cursor, count, read_lines, calls[:])
+        calls.clear()
+    return ended
+
+
 def _read_in_helper(job: ReadJob, out: Any) -> None:
     from server.services import Services
 
@@ -160,22 +213,9 @@ def _read_in_helper(job: ReadJob, out: Any) -> None:
         connector = services.connector(job.provider)
         pages = connector.pull("journals", token=services.vault.token_source(job.connection_id),
                                tenant_id=job.tenant_id, cursor=job.cursor, options=job.options, log=calls)
-        rows: list[tuple] = []
-        unknown: list[Any] = []
-        count = read_lines = 0
-        cursor = job.cursor
         with gc_paused():
-            for page in pages:
-                mapped, missing = job.mapper.rows(page.records)
-                rows += mapped
-                unknown += missing
-                cursor, count, read_lines = page.cursor, count + 1, read_lines + len(page.records)
-                if len(rows) + len(unknown) >= job.batch_rows:
-                    out.send(Batch(rows, unknown, cursor, count, read_lines, calls))
-                    rows, unknown, calls[:] = [], [], []
-                    count = read_lines = 0
-            if rows or unknown or count:
-                out.send(Batch(rows, unknown, cursor, count, read_lines, calls))
+            for batch in _batches(pages, job, calls):
+                out.send(batch)
         out.send(_End(job.mapper.encoding.periods_seen, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))
     except BrokenPipeError:
         return  # the refresh is gone: nobody to tell

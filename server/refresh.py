@@ -64,10 +64,12 @@ class RefreshSettings:
     overlap_records: int = 20  # offset-cursors re-read this many records back
     overlap: timedelta = timedelta(minutes=10)  # time-cursors re-read this far back
     stale_after: timedelta = timedelta(minutes=10)  # a run silent for this long is presumed dead
+    pages_in_process: int = 10  # journal pages read here before a longer pull moves to a helper process
 
     @classmethod
     def from_settings(cls, settings: Any) -> RefreshSettings:
         return cls(batch_rows=settings.refresh_batch_rows, overlap_records=settings.refresh_overlap_records,
+                   pages_in_process=settings.refresh_pages_in_process,
                    overlap=timedelta(minutes=settings.refresh_overlap_minutes))
 
 
@@ -298,7 +300,7 @@ def _pull_stream(run: Run, entity: EntityScope, stream: Stream, calls: list, per
 
 def _load_journals(run: Run, entity: EntityScope, connector_options: dict[str, Any], cursor: str | None,
                    periods: set[date], calls: list) -> Written:
-    """A helper process pulls and maps (server/ledger_reader.py) while this one writes each batch with
+    """Pull and map (server/ledger_reader.py: a long pull in a helper process), and write each batch with
     its cursor."""
     stream = run.connector.stream("journals")
     mapper = _line_mapper(run, entity)
@@ -308,7 +310,7 @@ def _load_journals(run: Run, entity: EntityScope, connector_options: dict[str, A
     # The collector stays paused for the whole load: batches of tuples are many small objects, and
     # collections walking them page after page cost more than the parse itself (research/perf.md).
     with gc_paused():
-        batches = read(job, log=calls)
+        batches = read(job, calls, run.connector, run.token, pages_here=run.settings.pages_in_process)
         try:
             for batch in batches:
                 run.pages += batch.pages

@@ -1,4 +1,5 @@
-"""This folder's app offers the sandbox provider (see tests/plugins/journey.py)."""
+"""This folder's app offers the sandbox provider (see tests/plugins/journey.py); its runs hand journal
+pulls to the ledger reader's helper process after the first page."""
 import pytest
 
 from tests.plugins.journey import provider_app
@@ -6,5 +7,6 @@ from tests.plugins.journey import provider_app
 
 @pytest.fixture
 def app(db, tmp_path, provider):
-    with provider_app(db, tmp_path, provider) as app:
+    # After one page a pull moves to the helper process, so these tests go through both ways of reading.
+    with provider_app(db, tmp_path, provider, refresh_pages_in_process=1) as app:
         yield app

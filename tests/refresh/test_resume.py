@@ -21,7 +21,8 @@ def test_a_killed_refresh_resumes_where_it_stopped(journey, db, provider, tmp_pa
                        {"kind": "slow", "delay": 0.2, "count": 200}, expect=201)
     env = {**os.environ, "DATABASE_URL": db.url, "LEDGERPANE_VAR_DIR": str(tmp_path), "LEDGERPANE_SANDBOX": "false",
            "LEDGERPANE_SANDBOX_URL": provider.url, "LEDGERPANE_PUBLIC_URL": ORIGIN,
-           "LEDGERPANE_SANDBOX_RATE_SCALE": str(1 / 60), "LEDGERPANE_REFRESH_BATCH_ROWS": "250"}
+           "LEDGERPANE_SANDBOX_RATE_SCALE": str(1 / 60), "LEDGERPANE_REFRESH_BATCH_ROWS": "250",
+           "LEDGERPANE_REFRESH_PAGES_IN_PROCESS": "1"}  # killed while its helper process reads
     worker = subprocess.Popen([sys.executable, "-m", "server", "refresh", str(connection_id)], env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
