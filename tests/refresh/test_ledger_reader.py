@@ -1,6 +1,7 @@
 """Reading a ledger for the refresh: the first pages in the run's own process, the rest in a helper
 process; what comes back, how failures travel, how a helper ends."""
 import multiprocessing
+import time
 
 import pytest
 
@@ -73,3 +74,19 @@ def test_a_bug_in_the_helper_comes_back_with_its_traceback(journey, provider, ap
     with pytest.raises(HelperFailed, match="Traceback"):
         list(batches)
     assert not readers()
+
+
+def test_the_helper_refreshes_an_expired_token_itself(journey, provider, app, db):
+    # Xero's access tokens last 30 minutes and a long load outlasts them: the helper must refresh through
+    # the vault (the connection row's lock keeps two processes from spending the same refresh token).
+    from tests.connections.test_lifecycle import expire_access_token, stored_token
+
+    connection_id = journey.connect()
+    tenant = provider.tenants()[0]
+    batches = reading(app, connection_id, tenant["tenantId"], pages_here=1, batch_rows=100, log=[])
+    first = next(batches)  # read here, with the token as it was
+    before = expire_access_token(app, db, connection_id)
+    rest = list(batches)  # the helper finds it expired
+    assert sum(b.rows_read for b in [first, *rest]) == tenant["lineCount"]
+    after, _ = stored_token(app, db, connection_id)
+    assert after["access_token"] != before["access_token"] and after["expires_at"] > time.time()
