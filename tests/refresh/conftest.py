@@ -7,6 +7,7 @@ from tests.plugins.journey import provider_app
 
 @pytest.fixture
 def app(db, tmp_path, provider):
-    # After one page a pull moves to the helper process, so these tests go through both ways of reading.
-    with provider_app(db, tmp_path, provider, refresh_pages_in_process=1) as app:
+    # After one page a pull moves to the helper process, so these tests go through both ways of reading;
+    # small batches, so a run commits several times.
+    with provider_app(db, tmp_path, provider, refresh_pages_in_process=1, refresh_batch_rows=500) as app:
         yield app

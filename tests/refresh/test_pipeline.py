@@ -299,3 +299,29 @@ def test_the_change_summary_of_an_incremental_run_is_what_it_wrote(journey, db, 
     run = run_refresh(journey, connection_id)
     assert run["status"] == "succeeded" and run["counters"]["journals"]["inserted"] > 0
     assert_changes_are_what_the_run_wrote(db, run)
+
+
+def test_cancelling_mid_load_keeps_what_was_committed_and_ends_the_reader(journey, db, provider):
+    import multiprocessing
+
+    connection_id = journey.connect()
+    journey.select(connection_id, 1)
+    tenant = journey.entities(connection_id)[0]["provider_entity_id"]
+    provider.admin("POST", f"/admin/tenants/{tenant}/faults", {"kind": "slow", "delay": 0.1, "count": 200},
+                   expect=201)
+    run_id = journey.client.post(f"/api/v1/connections/{connection_id}/refresh", json={},
+                                 headers=journey.headers).get_json()["run_id"]
+    give_up = time.monotonic() + 60
+    while line_total(db) == 0:  # the first batch is in: the helper is reading the rest
+        assert time.monotonic() < give_up, "no batch was ever committed"
+        time.sleep(0.02)
+    assert journey.client.post(f"/api/v1/runs/{run_id}/cancel", headers=journey.headers).status_code == 200
+    while not (run := wait_for_run(journey, run_id))["finished_at"]:  # "cancelled" at once; it stops at a batch
+        assert time.monotonic() < give_up, "the run never stopped"
+        time.sleep(0.02)
+    tenant_lines = next(t["lineCount"] for t in provider.tenants() if t["tenantId"] == tenant)
+    assert run["status"] == "cancelled"
+    assert 0 < line_total(db) < tenant_lines, "it stopped after a batch, keeping what it had committed"
+    assert not [p for p in multiprocessing.active_children() if p.name == "ledger-reader"], "the helper ended"
+    assert run_refresh(journey, connection_id)["status"] == "succeeded"
+    assert line_total(db) == tenant_lines, "the next run picks up where the cancelled one stopped"
