@@ -36,7 +36,7 @@ from .errors import (
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 # Failures where the request may not have reached the provider, or its answer was lost on the way back.
 TRANSIENT_ERRORS = (Urllib3Timeout, NewConnectionError, ProtocolError)
-USER_AGENT = "Ledgerpane/1.0 (+https://ledgerpane.example/connectors)"
+USER_AGENT = "Ledgerpane/1.0"  # providers ask integrations to name themselves
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,12 +218,11 @@ class HttpClient:
     def __init__(
         self,
         *,
-        timeout: float | tuple[float, float] = (10.0, 60.0),
+        timeout: float | tuple[float, float] = (10.0, 60.0),  # seconds: (connect, read), or one for both
         retry: RetryPolicy | None = None,
         clock: Clock | None = None,
         rng: random.Random | None = None,
     ) -> None:
-        self.timeout = timeout
         self.retry = retry or RetryPolicy()
         self.clock = clock or SystemClock()
         self._rng = rng or random.Random()
