@@ -98,7 +98,7 @@ class HelperFailed(Exception):
 
 
 def read(job: ReadJob, log: list[RequestRecord], connector: Connector, token: TokenSource,
-         pages_here: int = 10) -> Iterator[Batch]:
+         pages_here: int) -> Iterator[Batch]:
     """The journals of one entity in batches, until the stream is read; every request made is added to
     `log`. The first `pages_here` pages are read here, with the refresh's own connector and token: most
     refreshes are incremental and end within them, and starting a helper would cost more than it saves. A pull

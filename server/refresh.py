@@ -25,6 +25,7 @@ from sqlalchemy import Connection as DbConnection
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from server.config import Settings
 from server.connection_status import Event, apply
 from server.connectors import AuthRevoked, Connector, ProviderError
 from server.connectors.base import Stream, gc_paused, month_ends
@@ -129,14 +130,6 @@ class EntityScope:
 
 
 @dataclass
-class NewLines:
-    """Net amount and line count per (account id, period) of the lines a run added, in storage encoding."""
-
-    encoding: Encoding
-    totals: dict[tuple[int, Any], list] = field(default_factory=dict)
-
-
-@dataclass
 class Run:
     """What one execution knows and counts while it works."""
 
@@ -152,7 +145,7 @@ class Run:
     sessions: sessionmaker[Session]
     settings: RefreshSettings
     provider: str
-    app_settings: Any  # server.config.Settings, for the helper process that reads the ledger
+    app_settings: Settings  # for the helper process that reads a long ledger pull
     pages: int = 0
     rows_read: int = 0
     rows_written: int = 0
@@ -160,7 +153,9 @@ class Run:
     changes: list[dict[str, Any]] = field(default_factory=list)
     mismatches: list[dict[str, Any]] = field(default_factory=list)
     first_new_line: dict[int, int] = field(default_factory=dict)  # per entity: lines above this id are new
-    new_lines: dict[int, NewLines] = field(default_factory=dict)  # per entity, while every batch was new
+    # Per entity, while every batch was new: (account id, period) -> [net, lines] of the lines this run
+    # added, amounts and periods as written (store.Encoding).
+    new_lines: dict[int, dict[tuple[int, str], list]] = field(default_factory=dict)
 
     def wants(self, stream: Stream) -> bool:
         if self.streams is not None and stream.name not in self.streams and stream.data_type not in self.streams:
@@ -352,9 +347,9 @@ def _line_mapper(run: Run, entity: EntityScope) -> LineMapper:
         start = session.scalar(select(func.coalesce(func.max(LedgerLine.id), 0)))
         dialect = session.get_bind().dialect.name
     run.first_new_line[entity.id] = start
-    encoding = Encoding(dialect)
-    run.new_lines[entity.id] = NewLines(encoding)
-    return LineMapper(run.workspace_id, run.connection_id, entity.id, currency, run.id, accounts, encoding, unmapped)
+    run.new_lines[entity.id] = {}
+    return LineMapper(run.workspace_id, run.connection_id, entity.id, currency, run.id, accounts, Encoding(dialect),
+                      unmapped)
 
 
 def _add_accounts_from_lines(db: DbConnection, run: Run, entity: EntityScope, mapper: LineMapper,
@@ -473,7 +468,7 @@ def _add_to_summary(run: Run, entity: EntityScope, rows: list[tuple], written: W
     if written.updated or written.inserted != len(rows):  # duplicates in the batch, or lines already present
         del run.new_lines[entity.id]
         return
-    totals = run.new_lines[entity.id].totals
+    totals = run.new_lines[entity.id]
     for row in rows:
         found = totals.get(key := (row[_ACCOUNT], row[_PERIOD]))
         if found is None:
@@ -486,9 +481,9 @@ def _add_to_summary(run: Run, entity: EntityScope, rows: list[tuple], written: W
 def _change_summary(run: Run, entity: EntityScope, stream: Stream, written: Written) -> str:
     if stream.name != "journals":
         return f"{written.inserted} new, {written.updated} changed."
-    new_lines = run.new_lines.pop(entity.id, None)
-    if new_lines is not None:
-        rows = _summary_rows(run, entity, new_lines)
+    totals = run.new_lines.pop(entity.id, None)
+    if totals is not None:
+        rows = _summary_rows(run, entity, totals)
     else:
         with run.sessions() as session:
             rows = session.execute(
@@ -512,14 +507,13 @@ def _change_summary(run: Run, entity: EntityScope, stream: Stream, written: Writ
 
 # --- reconciliation with the provider's trial balance
 
-def _summary_rows(run: Run, entity: EntityScope, new_lines: NewLines) -> list[tuple]:
+def _summary_rows(run: Run, entity: EntityScope, totals: dict[tuple[int, str], list]) -> list[tuple]:
     """(code, name, period, net, lines), like the database's GROUP BY, from the sums kept as lines were written."""
     with run.sessions() as session:
         names = {id_: (code, name) for id_, code, name in session.execute(
             select(Account.id, Account.code, Account.name).where(Account.entity_id == entity.id))}
-    decode = new_lines.encoding
-    return [(*names[account], decode.period_of_row(period), decode.amount_of_row(net), count)
-            for (account, period), (net, count) in new_lines.totals.items()]
+    return [(*names[account], Encoding.period_of_row(period), Encoding.amount_of_row(net), count)
+            for (account, period), (net, count) in totals.items()]
 
 
 def financial_year_start(period_end: date, year_end_month: int | None, year_end_day: int | None) -> date:

@@ -17,8 +17,7 @@ class Services:
     """What the app holds for its lifetime, reached as `current_app.extensions["ledgerpane"]`."""
 
     def __init__(self, settings: Settings, *, in_helper: bool = False) -> None:
-        """`in_helper`: for a ledger reader's helper process, which only pulls: no run executor, no helpers
-        of its own."""
+        """`in_helper`: for a ledger reader's helper process, which only pulls and starts no helpers."""
         self.settings = settings
         self.engine = make_engine(settings.effective_database_url)
         self.sessions = make_sessionmaker(self.engine)
@@ -26,8 +25,7 @@ class Services:
         self._connectors: dict[str, Connector] = {}
         self._connectors_guard = threading.Lock()
         # Refresh runs execute here, off the request threads; a distributed worker can replace this later.
-        self._runs = ThreadPoolExecutor(max_workers=1 if in_helper else settings.refresh_workers,
-                                        thread_name_prefix="refresh")
+        self._runs = ThreadPoolExecutor(max_workers=settings.refresh_workers, thread_name_prefix="refresh")
         if not in_helper:
             warm_up()  # the ledger reader's process helpers (server/ledger_reader.py)
 

@@ -143,14 +143,19 @@ def test_a_re_pull_needs_its_streams_and_a_date(journey, provider):
     assert response.status_code == 422 and response.get_json()["error"]["field"] == "streams"
 
 
-def test_progress_is_visible_while_a_run_works(journey, db, provider):
+def start_a_slow_refresh(journey, provider, delay: float, count: int) -> tuple[int, str, int]:
+    """One organisation selected, its answers slowed down, play pressed: (connection id, tenant, run id)."""
     connection_id = journey.connect()
     journey.select(connection_id, 1)
     tenant = journey.entities(connection_id)[0]["provider_entity_id"]
-    provider.admin("POST", f"/admin/tenants/{tenant}/faults", {"kind": "slow", "delay": 0.15, "count": 40},
+    provider.admin("POST", f"/admin/tenants/{tenant}/faults", {"kind": "slow", "delay": delay, "count": count},
                    expect=201)
     response = journey.client.post(f"/api/v1/connections/{connection_id}/refresh", json={}, headers=journey.headers)
-    run_id = response.get_json()["run_id"]
+    return connection_id, tenant, response.get_json()["run_id"]
+
+
+def test_progress_is_visible_while_a_run_works(journey, db, provider):
+    connection_id, _, run_id = start_a_slow_refresh(journey, provider, delay=0.15, count=40)
     again = journey.client.post(f"/api/v1/connections/{connection_id}/refresh", json={}, headers=journey.headers)
     assert again.status_code == 202 and again.get_json() == {"run_id": run_id, "created": False}
     seen = []
@@ -302,15 +307,9 @@ def test_the_change_summary_of_an_incremental_run_is_what_it_wrote(journey, db, 
 
 
 def test_cancelling_mid_load_keeps_what_was_committed_and_ends_the_reader(journey, db, provider):
-    import multiprocessing
+    from tests.refresh.test_ledger_reader import readers
 
-    connection_id = journey.connect()
-    journey.select(connection_id, 1)
-    tenant = journey.entities(connection_id)[0]["provider_entity_id"]
-    provider.admin("POST", f"/admin/tenants/{tenant}/faults", {"kind": "slow", "delay": 0.1, "count": 200},
-                   expect=201)
-    run_id = journey.client.post(f"/api/v1/connections/{connection_id}/refresh", json={},
-                                 headers=journey.headers).get_json()["run_id"]
+    connection_id, tenant, run_id = start_a_slow_refresh(journey, provider, delay=0.1, count=200)
     give_up = time.monotonic() + 60
     while line_total(db) == 0:  # the first batch is in: the helper is reading the rest
         assert time.monotonic() < give_up, "no batch was ever committed"
@@ -322,6 +321,6 @@ def test_cancelling_mid_load_keeps_what_was_committed_and_ends_the_reader(journe
     tenant_lines = next(t["lineCount"] for t in provider.tenants() if t["tenantId"] == tenant)
     assert run["status"] == "cancelled"
     assert 0 < line_total(db) < tenant_lines, "it stopped after a batch, keeping what it had committed"
-    assert not [p for p in multiprocessing.active_children() if p.name == "ledger-reader"], "the helper ended"
+    assert not readers(), "the helper ended"
     assert run_refresh(journey, connection_id)["status"] == "succeeded"
     assert line_total(db) == tenant_lines, "the next run picks up where the cancelled one stopped"
