@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import pickle
 import queue
 import resource
 import threading
@@ -131,26 +132,31 @@ def _read_in_a_helper(job: ReadJob, log: list[RequestRecord]) -> Iterator[Batch]
     helper.start()
     sender.close()  # ours is the reading end only: if the helper dies, recv() says so
     # A thread takes batches off the pipe as soon as they are ready, so the helper reads on while a
-    # slow batch is written (up to AHEAD batches; memory stays bounded).
+    # slow batch is written (up to AHEAD batches). They wait as the pickled bytes that came through the
+    # pipe, a third of the size of the rows, and are unpickled when their turn comes: memory stays flat
+    # when the writing falls behind.
     arrived: queue.Queue = queue.Queue(maxsize=AHEAD)
-    taker = threading.Thread(target=_take, args=(receiver, helper, arrived), name="ledger-reader-pipe", daemon=True)
+    taker = threading.Thread(target=_take, args=(receiver, arrived), name="ledger-reader-pipe", daemon=True)
     taker.start()
     periods: set[date] = set()
     try:
         while True:
             item = arrived.get()
+            if item is _CLOSED:
+                helper.join(timeout=5)
+                raise HelperFailed(f"the ledger reader stopped unexpectedly (exit code {helper.exitcode})")
+            item = pickle.loads(item)
             if isinstance(item, Batch):
                 log.extend(item.calls)
                 yield item
+                del item  # before the next batch is unpickled: one batch of rows at a time
             elif isinstance(item, _End):
                 periods = item.periods
                 _note_peak(item.peak_rss_kib)
                 break
-            elif isinstance(item, _Failed):
+            else:
                 log.extend(item.calls)
                 raise item.error
-            else:
-                raise item
     finally:
         if helper.is_alive():
             helper.terminate()
@@ -163,16 +169,15 @@ def _read_in_a_helper(job: ReadJob, log: list[RequestRecord]) -> Iterator[Batch]
     job.mapper.encoding.periods_seen.update(periods)
 
 
-def _take(receiver: Any, helper: Any, arrived: queue.Queue) -> None:
+_CLOSED = object()  # the pipe ended: the helper exited (after its last message, or not)
+
+
+def _take(receiver: Any, arrived: queue.Queue) -> None:
     while True:
         try:
-            item = receiver.recv()
-        except (EOFError, OSError):  # the helper died, or we closed the pipe
-            helper.join(timeout=5)
-            arrived.put(HelperFailed(f"the ledger reader stopped unexpectedly (exit code {helper.exitcode})"))
-            return
-        arrived.put(item)
-        if not isinstance(item, Batch):
+            arrived.put(receiver.recv_bytes())
+        except (EOFError, OSError):  # the helper exited or died, or we closed the pipe
+            arrived.put(_CLOSED)
             return
 
 

@@ -313,6 +313,7 @@ def _load_journals(run: Run, entity: EntityScope, connector_options: dict[str, A
                 total += _write_journal_batch(run, entity, stream, mapper, batch.rows, batch.unknown, cursor,
                                               batch.cursor)
                 cursor = batch.cursor
+                del batch  # before the reader unpickles the next one (server/ledger_reader.py)
         finally:
             batches.close()
     periods.update(mapper.encoding.periods_seen)
