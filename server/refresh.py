@@ -48,12 +48,11 @@ from server.models import (
     TrialBalanceLine,
     utcnow,
 )
-from server.store import LINE_COLUMNS, Encoding, Written, period_of, to_amount, upsert, write_lines
+from server.store import Encoding, Written, period_of, to_amount, upsert, write_lines
 
 log = logging.getLogger(__name__)
 
 ACTIVE = (RunStatus.queued.value, RunStatus.running.value)
-_ACCOUNT, _PERIOD, _AMOUNT = (LINE_COLUMNS.index(c) for c in ("account_id", "period", "amount"))
 NO_CURRENCY = "XXX"  # ISO 4217's code for "no currency", should a provider not state the base currency
 # Streams in the order they must run: accounts before the journals that point at them.
 ORDER = ("organisation", "currencies", "accounts", "tracking_categories", "journals")
@@ -152,10 +151,6 @@ class Run:
     counters: dict[str, dict[str, int]] = field(default_factory=dict)
     changes: list[dict[str, Any]] = field(default_factory=list)
     mismatches: list[dict[str, Any]] = field(default_factory=list)
-    first_new_line: dict[int, int] = field(default_factory=dict)  # per entity: lines above this id are new
-    # Per entity, while every batch was new: (account id, period) -> [net, lines] of the lines this run
-    # added, amounts and periods as written (store.Encoding).
-    new_lines: dict[int, dict[tuple[int, str], list]] = field(default_factory=dict)
 
     def wants(self, stream: Stream) -> bool:
         if self.streams is not None and stream.name not in self.streams and stream.data_type not in self.streams:
@@ -331,7 +326,6 @@ def _write_journal_batch(run: Run, entity: EntityScope, stream: Stream, mapper: 
             assert not still_unknown, "every account was just added"
             rows = rows + mapped
         written = write_lines(db, rows)
-        _add_to_summary(run, entity, rows, written)
         _save_cursor(db, run, entity, stream, cursor, new_cursor)
         run.rows_written += written.inserted + written.updated
         _count(run, "journals", written, len(rows))
@@ -345,10 +339,7 @@ def _line_mapper(run: Run, entity: EntityScope) -> LineMapper:
                                         .where(Account.entity_id == entity.id)).all())
         unmapped = unmapped_members(session, run.workspace_id)
         currency = entity.base_currency or session.get(Entity, entity.id).base_currency or NO_CURRENCY
-        start = session.scalar(select(func.coalesce(func.max(LedgerLine.id), 0)))
         dialect = session.get_bind().dialect.name
-    run.first_new_line[entity.id] = start
-    run.new_lines[entity.id] = {}
     return LineMapper(run.workspace_id, run.connection_id, entity.id, currency, run.id, accounts, Encoding(dialect),
                       unmapped)
 
@@ -461,40 +452,15 @@ def _count(run: Run, stream: str, written: Written, read: int) -> None:
 
 # --- what changed, in finance terms
 
-def _add_to_summary(run: Run, entity: EntityScope, rows: list[tuple], written: Written) -> None:
-    """Sum a batch's lines per account and period as it is written, when all of them were new (a first
-    load, most incremental batches); a batch that met lines already there leaves it to the database."""
-    if entity.id not in run.new_lines:
-        return
-    if written.updated or written.inserted != len(rows):  # duplicates in the batch, or lines already present
-        del run.new_lines[entity.id]
-        return
-    totals = run.new_lines[entity.id]
-    for row in rows:
-        found = totals.get(key := (row[_ACCOUNT], row[_PERIOD]))
-        if found is None:
-            totals[key] = [row[_AMOUNT], 1]
-        else:
-            found[0] += row[_AMOUNT]
-            found[1] += 1
-
-
 def _change_summary(run: Run, entity: EntityScope, stream: Stream, written: Written) -> str:
     if stream.name != "journals":
         return f"{written.inserted} new, {written.updated} changed."
-    totals = run.new_lines.pop(entity.id, None)
-    if totals is not None:
-        rows = _summary_rows(run, entity, totals)
-    else:
-        with run.sessions() as session:
-            rows = session.execute(
-                select(Account.code, Account.name, LedgerLine.period, func.sum(LedgerLine.amount), func.count())
-                .join(Account, Account.id == LedgerLine.account_id)
-                .where(LedgerLine.connection_id == run.connection_id, LedgerLine.entity_id == entity.id,
-                       LedgerLine.id > run.first_new_line.get(entity.id, 0))
-                .group_by(Account.code, Account.name, LedgerLine.period)).all()
-    changes = [{"entity": entity.name, "account_code": code, "account_name": name, "period": period.isoformat()[:7],
-                "net_amount": str(total), "lines": count} for code, name, period, total, count in rows]
+    with run.sessions() as session:
+        names = {id_: (code, name) for id_, code, name in session.execute(
+            select(Account.id, Account.code, Account.name).where(Account.entity_id == entity.id))}
+    changes = [{"entity": entity.name, "account_code": names[account][0], "account_name": names[account][1],
+                "period": period.isoformat()[:7], "net_amount": str(to_amount(net)), "lines": lines}
+               for (account, period), (net, lines) in written.added.items()]
     run.changes.extend(sorted(changes, key=lambda c: -abs(Decimal(c["net_amount"]))))
     if not changes:
         return f"No new lines ({written.updated} changed)." if written.updated else "No new lines."
@@ -507,15 +473,6 @@ def _change_summary(run: Run, entity: EntityScope, stream: Stream, written: Writ
 
 
 # --- reconciliation with the provider's trial balance
-
-def _summary_rows(run: Run, entity: EntityScope, totals: dict[tuple[int, str], list]) -> list[tuple]:
-    """(code, name, period, net, lines), like the database's GROUP BY, from the sums kept as lines were written."""
-    with run.sessions() as session:
-        names = {id_: (code, name) for id_, code, name in session.execute(
-            select(Account.id, Account.code, Account.name).where(Account.entity_id == entity.id))}
-    return [(*names[account], Encoding.period_of_row(period), Encoding.amount_of_row(net), count)
-            for (account, period), (net, count) in totals.items()]
-
 
 def financial_year_start(period_end: date, year_end_month: int | None, year_end_day: int | None) -> date:
     """First day of the financial year that `period_end` falls in (calendar year when unknown)."""

@@ -9,7 +9,7 @@ through one dialect-aware upsert.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -36,10 +36,17 @@ _SCALE = 10 ** AMOUNT_SCALE
 class Written:
     inserted: int = 0
     updated: int = 0
+    # Of the ledger lines inserted, per (account id, period): [net amount, lines]. The run's change summary
+    # in finance terms, counted by the statement that wrote them, so it costs the change, not the history.
+    added: dict[tuple[int | None, date], list] = field(default_factory=dict)
 
     def __iadd__(self, other: Written) -> Written:
         self.inserted += other.inserted
         self.updated += other.updated
+        for key, (net, lines) in other.added.items():
+            found = self.added.setdefault(key, [Decimal(0), 0])
+            found[0] += net
+            found[1] += lines
         return self
 
 
@@ -73,9 +80,9 @@ WITH merged AS (
     ON CONFLICT ({", ".join(KEY)}) DO UPDATE SET
         {", ".join(f"{c} = excluded.{c}" for c in (*CHANGED, "run_id"))}
     WHERE {_guard("ledger_line", "excluded")}
-    RETURNING (xmax = 0) AS inserted
+    RETURNING (xmax = 0) AS inserted, account_id, period, amount
 )
-SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM merged
+SELECT inserted, account_id, period, sum(amount), count(*) FROM merged GROUP BY inserted, account_id, period
 """
 
 
@@ -94,9 +101,15 @@ def _write_lines_postgresql(connection: DbConnection, rows: list[tuple]) -> Writ
     with cursor.copy(f"COPY ledger_line_stage ({', '.join(LINE_COLUMNS)}) FROM STDIN") as copy:
         for row in rows:
             copy.write_row(row)
-    inserted, updated = connection.execute(text(_PG_MERGE)).one()
+    written = Written()
+    for inserted, account_id, period, net, lines in connection.execute(text(_PG_MERGE)):
+        if inserted:
+            written.inserted += lines
+            written.added[(account_id, period)] = [net, lines]
+        else:
+            written.updated += lines
     connection.execute(text("TRUNCATE ledger_line_stage"))  # a second batch in the same transaction starts clean
-    return Written(inserted, updated)
+    return written
 
 
 _SQLITE_UPSERT = f"""
@@ -111,9 +124,12 @@ def _write_lines_sqlite(connection: DbConnection, rows: list[tuple]) -> Written:
     cursor = connection.connection.driver_connection.cursor()
     cursor.executemany(_SQLITE_UPSERT, rows)
     changed = cursor.rowcount  # inserted + updated; rows the guard left alone count 0
-    # New lines get ids above the old maximum (rowid tables): counting them is an index range scan.
-    inserted = connection.execute(select(func.count()).where(LedgerLine.id > before)).scalar_one()
-    return Written(inserted, changed - inserted)
+    # New lines get ids above the old maximum (rowid tables): summing them is a range scan of the batch.
+    added = {(account_id, period): [net, lines] for account_id, period, net, lines in connection.execute(
+        select(LedgerLine.account_id, LedgerLine.period, func.sum(LedgerLine.amount), func.count())
+        .where(LedgerLine.id > before).group_by(LedgerLine.account_id, LedgerLine.period))}
+    inserted = sum(lines for _, lines in added.values())
+    return Written(inserted, changed - inserted, added)
 
 
 class Encoding:

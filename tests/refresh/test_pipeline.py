@@ -288,7 +288,7 @@ def assert_changes_are_what_the_run_wrote(db, run: dict) -> None:
 
 
 def test_the_change_summary_of_a_first_load_is_what_it_wrote(journey, db, provider):
-    # Summed as batches are written (every line new), not read back: it must agree with the database.
+    # Summed by the statements that wrote each batch, not read back: it must agree with the database.
     connection_id = journey.connect()
     journey.select(connection_id)
     run = run_refresh(journey, connection_id)
@@ -297,7 +297,7 @@ def test_the_change_summary_of_a_first_load_is_what_it_wrote(journey, db, provid
 
 
 def test_the_change_summary_of_an_incremental_run_is_what_it_wrote(journey, db, provider):
-    # The look-back overlap meets lines already there, so this summary comes from the database instead.
+    # The look-back overlap meets lines already there: only the ones inserted may count.
     connection_id = ready(journey, provider)
     tenant = provider.tenants()[0]["tenantId"]
     provider.admin("POST", f"/admin/tenants/{tenant}/journals", {"generate": 12}, expect=201)
