@@ -297,6 +297,7 @@ def _load_journals(run: Run, entity: EntityScope, connector_options: dict[str, A
     job = ReadJob(run.app_settings, run.provider, run.connection_id, entity.provider_entity_id,
                   _rewind(stream, cursor, run.settings), connector_options, mapper, run.settings.batch_rows)
     total = Written()
+    expect_new = False
     # The collector stays paused for the whole load: batches of tuples are many small objects, and
     # collections walking them page after page cost more than the parse itself (research/perf.md).
     with gc_paused():
@@ -305,8 +306,12 @@ def _load_journals(run: Run, entity: EntityScope, connector_options: dict[str, A
             for batch in batches:
                 run.pages += batch.pages
                 run.rows_read += batch.rows_read
-                total += _write_journal_batch(run, entity, stream, mapper, batch.rows, batch.unknown, cursor,
-                                              batch.cursor)
+                written = _write_journal_batch(run, entity, stream, mapper, batch.rows, batch.unknown, cursor,
+                                               batch.cursor, expect_new)
+                # A stream that met only new lines (a first load, a long catch-up) will most likely go on so.
+                lines = len(batch.rows) + len(batch.unknown)
+                expect_new = lines > 0 and written.inserted == lines
+                total += written
                 cursor = batch.cursor
                 del batch  # before the reader unpickles the next one (server/ledger_reader.py)
         finally:
@@ -316,7 +321,8 @@ def _load_journals(run: Run, entity: EntityScope, connector_options: dict[str, A
 
 
 def _write_journal_batch(run: Run, entity: EntityScope, stream: Stream, mapper: LineMapper, rows: list[tuple],
-                         unknown: list[Any], cursor: str | None, new_cursor: str | None) -> Written:
+                         unknown: list[Any], cursor: str | None, new_cursor: str | None,
+                         expect_new: bool) -> Written:
     with run.sessions.begin() as session:
         db = session.connection()
         if unknown:
@@ -325,7 +331,7 @@ def _write_journal_batch(run: Run, entity: EntityScope, stream: Stream, mapper: 
             mapped, still_unknown = mapper.rows(unknown)
             assert not still_unknown, "every account was just added"
             rows = rows + mapped
-        written = write_lines(db, rows)
+        written = write_lines(db, rows, expect_new)
         _save_cursor(db, run, entity, stream, cursor, new_cursor)
         run.rows_written += written.inserted + written.updated
         _count(run, "journals", written, len(rows))

@@ -5,6 +5,11 @@ staging table and one guarded merge per batch; SQLite a batched `INSERT ... ON C
 the caller's transaction. Either way a line that did not change is not rewritten, so re-reading an
 overlap costs a read, not a write. Small reference tables (accounts, dimensions, trial balance) go
 through one dialect-aware upsert.
+
+While a stream meets only new lines (a first load, a long catch-up), PostgreSQL moves a batch from
+staging with a plain INSERT instead: the conflict handling is a third of the merge's cost. A line that
+is there after all makes that INSERT fail on the unique key; it is rolled back to a savepoint and the
+guarded merge runs, so the result is the same either way.
 """
 from __future__ import annotations
 
@@ -16,6 +21,7 @@ from typing import Any
 
 from sqlalchemy import Connection as DbConnection
 from sqlalchemy import Table, bindparam, func, insert, select, text, update
+from sqlalchemy.exc import IntegrityError
 
 from server.models import AMOUNT_SCALE, LedgerLine
 
@@ -50,14 +56,15 @@ class Written:
         return self
 
 
-def write_lines(connection: DbConnection, rows: Sequence[tuple]) -> Written:
+def write_lines(connection: DbConnection, rows: Sequence[tuple], expect_new: bool = False) -> Written:
     """Upsert ledger lines inside the caller's transaction: tuples in LINE_COLUMNS order, encoded for the
-    backend by `Encoding` (the mapper does it as it builds them)."""
+    backend by `Encoding` (the mapper does it as it builds them). `expect_new`: the stream's last batch
+    was all new lines, so this one probably is too (a hint; the result does not depend on it)."""
     rows = _last_per_key(rows)
     if not rows:
         return Written()
     if connection.dialect.name == "postgresql":
-        return _write_lines_postgresql(connection, rows)
+        return _write_lines_postgresql(connection, rows, expect_new)
     return _write_lines_sqlite(connection, rows)
 
 
@@ -72,11 +79,14 @@ def _guard(table: str, new: str) -> str:
     return " OR ".join(f"{table}.{c} IS DISTINCT FROM {new}.{c}" for c in CHANGED)
 
 
+# Staged amounts are whole 1/10,000ths (Encoding): the move into ledger_line divides.
+_PG_STAGED = ", ".join(f"{c}::numeric / {_SCALE}" if c in ("amount", "amount_base") else c for c in LINE_COLUMNS)
+_PG_INSERT = f"INSERT INTO ledger_line ({', '.join(LINE_COLUMNS)}) SELECT {_PG_STAGED} FROM ledger_line_stage"
+_PG_STAGED_SUMS = "SELECT account_id, period, sum(amount), count(*) FROM ledger_line_stage GROUP BY account_id, period"
 _PG_MERGE = f"""
 WITH merged AS (
     INSERT INTO ledger_line ({", ".join(LINE_COLUMNS)})
-    SELECT {", ".join(f"{c}::numeric / {_SCALE}" if c in ("amount", "amount_base") else c for c in LINE_COLUMNS)}
-    FROM ledger_line_stage
+    SELECT {_PG_STAGED} FROM ledger_line_stage
     ON CONFLICT ({", ".join(KEY)}) DO UPDATE SET
         {", ".join(f"{c} = excluded.{c}" for c in (*CHANGED, "run_id"))}
     WHERE {_guard("ledger_line", "excluded")}
@@ -86,13 +96,13 @@ SELECT inserted, account_id, period, sum(amount), count(*) FROM merged GROUP BY 
 """
 
 
-def _write_lines_postgresql(connection: DbConnection, rows: list[tuple]) -> Written:
+def _write_lines_postgresql(connection: DbConnection, rows: list[tuple], expect_new: bool) -> Written:
     # A batch commits with its cursor, so if the server lost the last batches in a crash the cursor
     # would go back with them and the next run would read those pages again: waiting for each commit's
     # WAL flush buys nothing here.
     connection.execute(text("SET LOCAL synchronous_commit = off"))
     if connection.execute(text("SELECT to_regclass('pg_temp.ledger_line_stage')")).scalar() is None:
-        # Per database session. Amounts arrive as whole 1/10,000ths (Encoding); the merge divides.
+        # Per database session.
         connection.execute(text("CREATE TEMP TABLE ledger_line_stage (LIKE ledger_line INCLUDING DEFAULTS) "
                                 "ON COMMIT DELETE ROWS"))
         connection.execute(text("ALTER TABLE ledger_line_stage ALTER COLUMN amount TYPE bigint, "
@@ -101,6 +111,14 @@ def _write_lines_postgresql(connection: DbConnection, rows: list[tuple]) -> Writ
     with cursor.copy(f"COPY ledger_line_stage ({', '.join(LINE_COLUMNS)}) FROM STDIN") as copy:
         for row in rows:
             copy.write_row(row)
+    written = _insert_new_lines(connection) if expect_new else None
+    if written is None:
+        written = _merge_staged(connection)
+    connection.execute(text("TRUNCATE ledger_line_stage"))  # a second batch in the same transaction starts clean
+    return written
+
+
+def _merge_staged(connection: DbConnection) -> Written:
     written = Written()
     for inserted, account_id, period, net, lines in connection.execute(text(_PG_MERGE)):
         if inserted:
@@ -108,7 +126,22 @@ def _write_lines_postgresql(connection: DbConnection, rows: list[tuple]) -> Writ
             written.added[(account_id, period)] = [net, lines]
         else:
             written.updated += lines
-    connection.execute(text("TRUNCATE ledger_line_stage"))  # a second batch in the same transaction starts clean
+    return written
+
+
+def _insert_new_lines(connection: DbConnection) -> Written | None:
+    """The staged batch as new lines, or None (nothing written) if one of them was there already."""
+    try:
+        with connection.begin_nested():
+            connection.execute(text(_PG_INSERT))
+    except IntegrityError as error:
+        if getattr(getattr(error.orig, "diag", None), "constraint_name", None) != "ledger_line_source_key":
+            raise
+        return None
+    written = Written()
+    for account_id, period, net, lines in connection.execute(text(_PG_STAGED_SUMS)):
+        written.inserted += lines
+        written.added[(account_id, period)] = [Encoding.amount_of_row(net), lines]
     return written
 
 

@@ -1,0 +1,57 @@
+"""The ledger line writer on its own: what it reports, and that a batch wrongly expected to be all new is
+merged all the same (PostgreSQL tries a plain INSERT first; SQLite ignores the hint)."""
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import func, select
+
+from server.models import LedgerLine
+from server.store import LINE_COLUMNS, Encoding, write_lines
+
+JAN, FEB = date(2025, 1, 1), date(2025, 2, 1)
+
+
+def line(encoding: Encoding, number: int, amount: str, account: int = 1, day: date = date(2025, 1, 15)) -> tuple:
+    on, period = encoding.day(day)
+    values = {"workspace_id": 1, "connection_id": 1, "entity_id": 1, "source_line_id": f"line-{number}",
+              "source_journal_id": f"journal-{number}", "date": on, "period": period, "account_id": account,
+              "dim1_member_id": None, "dim2_member_id": None, "dim3_member_id": None, "dim4_member_id": None,
+              "amount": Encoding.amount(Decimal(amount)), "currency": "NZD", "amount_base": None,
+              "description": "", "source_tracking": "", "run_id": 1,
+              "source_updated_at": encoding.moment(datetime(2025, 1, 15, 9, tzinfo=UTC))}
+    return tuple(values[column] for column in LINE_COLUMNS)
+
+
+def amounts(db) -> dict[str, Decimal]:
+    with db.sessions() as session:
+        return dict(session.execute(select(LedgerLine.source_line_id, LedgerLine.amount)).all())
+
+
+@pytest.mark.parametrize("expect_new", [False, True])
+def test_new_lines_are_counted_and_summed_per_account_and_period(db, expect_new):
+    encoding = Encoding(db.backend)
+    rows = [line(encoding, 1, "10.50"), line(encoding, 2, "-3.25"), line(encoding, 3, "7", account=2, day=FEB)]
+    with db.engine.begin() as connection:
+        written = write_lines(connection, rows, expect_new)
+    assert (written.inserted, written.updated) == (3, 0)
+    assert written.added == {(1, JAN): [Decimal("7.25"), 2], (2, FEB): [Decimal("7"), 1]}
+    assert amounts(db) == {"line-1": Decimal("10.5000"), "line-2": Decimal("-3.2500"), "line-3": Decimal("7.0000")}
+
+
+def test_a_batch_expected_new_that_meets_lines_already_there_is_merged(db):
+    encoding = Encoding(db.backend)
+    with db.engine.begin() as connection:
+        write_lines(connection, [line(encoding, 1, "1"), line(encoding, 2, "2")])
+    # Line 1 unchanged, line 2 edited at the provider, lines 3 and 4 new, and line 4 read twice.
+    again = [line(encoding, 1, "1"), line(encoding, 2, "2.50"), line(encoding, 3, "3"), line(encoding, 4, "9"),
+             line(encoding, 4, "4")]
+    with db.engine.begin() as connection:
+        written = write_lines(connection, again, expect_new=True)
+        # The failed attempt rolled back to its savepoint only: the transaction goes on.
+        in_transaction = connection.execute(select(func.count()).select_from(LedgerLine)).scalar_one()
+    assert (written.inserted, written.updated) == (2, 1)
+    assert written.added == {(1, JAN): [Decimal("7"), 2]}, "only the lines inserted, each once, at its last amount"
+    assert in_transaction == 4
+    assert amounts(db) == {"line-1": Decimal("1.0000"), "line-2": Decimal("2.5000"), "line-3": Decimal("3.0000"),
+                           "line-4": Decimal("4.0000")}
