@@ -192,13 +192,9 @@ class Encoding:
         return None if value is None else int(value * _SCALE)
 
     @staticmethod
-    def amount_of_row(stored: int) -> Decimal:
+    def amount_of_row(stored: int | Decimal) -> Decimal:
         """An amount (or a sum of them) as written back to a Decimal."""
         return to_amount(Decimal(stored).scaleb(-AMOUNT_SCALE))
-
-    @staticmethod
-    def period_of_row(stored: str) -> date:
-        return date.fromisoformat(stored)
 
     def moment(self, value: datetime | None) -> str | None:
         if value is None:
