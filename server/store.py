@@ -82,6 +82,10 @@ def _guard(table: str, new: str) -> str:
 # Staged amounts are whole 1/10,000ths (Encoding): the move into ledger_line divides.
 _PG_STAGED = ", ".join(f"{c}::numeric / {_SCALE}" if c in ("amount", "amount_base") else c for c in LINE_COLUMNS)
 _PG_INSERT = f"INSERT INTO ledger_line ({', '.join(LINE_COLUMNS)}) SELECT {_PG_STAGED} FROM ledger_line_stage"
+# The staging table's column types in LINE_COLUMNS order (NULL while this session has none yet).
+_PG_STAGE_TYPES = text("SELECT array_agg(atttypid::int ORDER BY array_position(:columns, attname::text)) "
+                       "FROM pg_attribute WHERE attrelid = to_regclass('pg_temp.ledger_line_stage') "
+                       "AND attname = ANY(:columns)").bindparams(columns=list(LINE_COLUMNS))
 _PG_STAGED_SUMS = "SELECT account_id, period, sum(amount), count(*) FROM ledger_line_stage GROUP BY account_id, period"
 _PG_MERGE = f"""
 WITH merged AS (
@@ -101,14 +105,17 @@ def _write_lines_postgresql(connection: DbConnection, rows: list[tuple], expect_
     # would go back with them and the next run would read those pages again: waiting for each commit's
     # WAL flush buys nothing here.
     connection.execute(text("SET LOCAL synchronous_commit = off"))
-    if connection.execute(text("SELECT to_regclass('pg_temp.ledger_line_stage')")).scalar() is None:
-        # Per database session.
+    types = connection.execute(_PG_STAGE_TYPES).scalar()
+    if types is None:  # the staging table lives as long as the database session
         connection.execute(text("CREATE TEMP TABLE ledger_line_stage (LIKE ledger_line INCLUDING DEFAULTS) "
                                 "ON COMMIT DELETE ROWS"))
         connection.execute(text("ALTER TABLE ledger_line_stage ALTER COLUMN amount TYPE bigint, "
                                 "ALTER COLUMN amount_base TYPE bigint"))
+        types = connection.execute(_PG_STAGE_TYPES).scalar()
+    # Binary: the server parses no text, and psycopg formats none (research/perf.md).
     cursor = connection.connection.driver_connection.cursor()
-    with cursor.copy(f"COPY ledger_line_stage ({', '.join(LINE_COLUMNS)}) FROM STDIN") as copy:
+    with cursor.copy(f"COPY ledger_line_stage ({', '.join(LINE_COLUMNS)}) FROM STDIN (FORMAT BINARY)") as copy:
+        copy.set_types(types)
         for row in rows:
             copy.write_row(row)
     written = _insert_new_lines(connection) if expect_new else None
@@ -166,25 +173,25 @@ def _write_lines_sqlite(connection: DbConnection, rows: list[tuple]) -> Written:
 
 
 class Encoding:
-    """How a ledger row travels to the database: plain strings and integers on both backends, cheap to
-    hand between processes and to bind. Dates are ISO text; amounts are whole 1/10,000ths (SQLite stores
-    them so; PostgreSQL's staging table takes them so and the merge divides); times are UTC text in
-    the form SQLAlchemy stores on SQLite, with the offset spelled out for PostgreSQL. Dates and times
-    repeat a lot within a batch, so their encodings are remembered."""
+    """How a ledger row travels to the database, cheap to hand between processes and to bind. Amounts
+    are whole 1/10,000ths (SQLite stores them so; PostgreSQL's staging table takes them so and the move
+    into ledger_line divides). SQLite gets dates as ISO text and times as UTC text, as SQLAlchemy stores
+    them there; PostgreSQL gets date and UTC datetime objects, for a binary COPY. Dates and times repeat
+    a lot within a batch, so their encodings are remembered (and pickled once per batch)."""
 
     def __init__(self, dialect: str) -> None:
         self.sqlite = dialect == "sqlite"
-        self._days: dict[date, tuple[str, str]] = {}
-        self._moments: dict[datetime, str] = {}
+        self._days: dict[date, tuple[date | str, date | str]] = {}
+        self._moments: dict[datetime, datetime | str] = {}
         self.periods_seen: set[date] = set()
 
-    def day(self, day: date) -> tuple[str, str]:
+    def day(self, day: date) -> tuple[date | str, date | str]:
         """(date, period) of a line."""
         found = self._days.get(day)
         if found is None:
             period = period_of(day)
             self.periods_seen.add(period)
-            found = self._days[day] = (day.isoformat(), period.isoformat())
+            found = self._days[day] = (day.isoformat(), period.isoformat()) if self.sqlite else (day, period)
         return found
 
     @staticmethod
@@ -196,15 +203,14 @@ class Encoding:
         """An amount (or a sum of them) as written back to a Decimal."""
         return to_amount(Decimal(stored).scaleb(-AMOUNT_SCALE))
 
-    def moment(self, value: datetime | None) -> str | None:
+    def moment(self, value: datetime | None) -> datetime | str | None:
         if value is None:
             return value
         found = self._moments.get(value)
         if found is None:
             if len(self._moments) >= 10_000:  # a journal's lines share one time; keep memory flat over a ledger
                 self._moments.clear()
-            found = self._moments[value] = sqlite_datetime(value) if self.sqlite else \
-                value.astimezone(UTC).isoformat(" ", "microseconds")
+            found = self._moments[value] = sqlite_datetime(value) if self.sqlite else value.astimezone(UTC)
         return found
 
 
