@@ -97,6 +97,21 @@ def database(backend: str, directory: Path):
             drop()
 
 
+def settle(database_url: str) -> None:
+    """On PostgreSQL, write out what earlier steps left in memory (CHECKPOINT), so that a measured load does
+    not pay for the previous one's dirty pages. Needs a superuser or pg_checkpoint; skipped without."""
+    if database_url.startswith("sqlite"):
+        return
+    engine = make_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("CHECKPOINT"))
+    except Exception as error:  # noqa: BLE001 - a benchmark without the privilege still runs
+        print(f"(no CHECKPOINT before the measurement: {str(error).splitlines()[0]})")
+    finally:
+        engine.dispose()
+
+
 @dataclass
 class Bench:
     services: Services

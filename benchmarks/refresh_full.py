@@ -6,9 +6,9 @@ rate of the same rows measured in the same run; then the same full load again; a
 Each load runs in a fresh child process (so its peak RSS is its own) through the real pipeline: OAuth'd
 connector, pages over HTTP, mapping, store, cursors, log events and the reconciliation with the trial
 balance. The journals are read by the pipeline's helper process (server/ledger_reader.py); its peak RSS
-is printed beside the run's. Raw rate: PostgreSQL binary COPY into a table like ledger_line with its indexes;
-SQLite executemany of the same upsert into such a table, one transaction. Goals (issue 5): end to end
->= 50% of raw; re-load <= 1.5x.
+is printed beside the run's. Raw rate, the better of two tries: PostgreSQL binary COPY into a table like
+ledger_line with its indexes; SQLite executemany of the same upsert into such a table, one transaction.
+Goals (issue 5): end to end >= 50% of raw; re-load <= 1.5x.
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.harness import connect, database, peak_rss_mib, sandbox
+from benchmarks.harness import connect, database, peak_rss_mib, sandbox, settle
 from server.db import make_engine
 from server.ledger_reader import helpers_peak_rss_mib
 from server.store import _SQLITE_UPSERT, LINE_COLUMNS
@@ -26,6 +26,7 @@ from server.store import _SQLITE_UPSERT, LINE_COLUMNS
 
 def raw_rate(url: str, backend: str) -> float:
     """Rows/s writing the loaded lines again into an empty table with ledger_line's indexes."""
+    settle(url)
     engine = make_engine(url)
     columns = ", ".join(LINE_COLUMNS)
     with engine.connect() as connection:
@@ -67,6 +68,7 @@ def raw_rate(url: str, backend: str) -> float:
 def load(backend: str, sandbox_url: str, with_raw: bool, results) -> None:
     with tempfile.TemporaryDirectory() as directory, database(backend, Path(directory)) as url:
         bench = connect(url, sandbox_url, Path(directory))
+        settle(url)
         first, run = bench.refresh()
         lines = run["counters"]["journals"]["inserted"]
         rss, reader_rss = peak_rss_mib(), helpers_peak_rss_mib()
@@ -75,8 +77,8 @@ def load(backend: str, sandbox_url: str, with_raw: bool, results) -> None:
         result = {"first": first, "again": again, "lines": lines, "rss": rss, "reader_rss": reader_rss,
                   "attention": run["needs_attention"] or rerun["needs_attention"],
                   "rewritten": rerun["counters"]["journals"]["inserted"] + rerun["counters"]["journals"]["updated"]}
-        if with_raw:
-            result["raw"] = raw_rate(url, backend)
+        if with_raw:  # the better of two tries: the ceiling we compare with should not be a slow moment
+            result["raw"] = max(raw_rate(url, backend) for _ in range(2))
         results.put(result)
 
 

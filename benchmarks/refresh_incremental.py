@@ -14,7 +14,7 @@ import multiprocessing
 import tempfile
 from pathlib import Path
 
-from benchmarks.harness import admin, connect, database, sandbox
+from benchmarks.harness import admin, connect, database, sandbox, settle
 
 
 def post_changes(sandbox_url: str, lines: int) -> int:
@@ -30,6 +30,7 @@ def post_changes(sandbox_url: str, lines: int) -> int:
 def measure(backend: str, sandbox_url: str, changes: int, results) -> None:
     with tempfile.TemporaryDirectory() as directory, database(backend, Path(directory)) as url:
         bench = connect(url, sandbox_url, Path(directory))
+        settle(url)
         full, run = bench.refresh()
         loaded = run["counters"]["journals"]["inserted"]
         posted = post_changes(sandbox_url, changes)
