@@ -312,3 +312,15 @@ def test_revocation_posts_the_refresh_token(server, xero):
     server.script("/xero/identity/connect/revocation", Reply(200, b""))
     xero.oauth.revoke("refresh-token")
     assert parse_qs(server.seen[0].body.decode())["token"] == ["refresh-token"]
+
+
+def test_json_numbers_decode_to_their_exact_literal():
+    from server.connectors.base import decode_json
+
+    body = decode_json(b'{"big": 12345678901234567.8901, "cents": 0.10, "tiny": -1e-4, "count": 7}')
+    assert body == {"big": Decimal("12345678901234567.8901"), "cents": Decimal("0.10"), "tiny": Decimal("-0.0001"),
+                    "count": 7}
+    assert str(body["cents"]) == "0.10" and type(body["count"]) is int
+    for not_json in (b"{", b"\xff", b"<html>"):
+        with pytest.raises(ValueError):
+            decode_json(not_json)
