@@ -196,7 +196,8 @@ class Encoding:
 
     @staticmethod
     def amount(value: Decimal | None) -> int | None:
-        return None if value is None else int(value * _SCALE)
+        """Whole 1/10,000ths, rounded as `to_amount` rounds (half to even)."""
+        return None if value is None else int(value.scaleb(AMOUNT_SCALE).to_integral_value())
 
     @staticmethod
     def amount_of_row(stored: int | Decimal) -> Decimal:

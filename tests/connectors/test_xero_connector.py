@@ -98,6 +98,8 @@ def test_journal_lines_are_parsed_exactly(server, xero):
     assert line.tracking == (Tracking("cat-1", "Region", "opt-1", "North"),)
     assert other.tracking == () and other.description is None
     assert (line.description, line.source_type) == ("Acme Tires", "ACCREC")
+    assert (line.account_name, line.account_type, line.tax_type) == ("Accounts Receivable", "CURRENT", "OUTPUT2")
+    assert (line.source_id, line.reference) == ("d4956132-ed94-4dd7-9eaa-aa22dfdf06f2", "Red Fish, Blue Fish")
 
 
 def test_modified_since_is_sent_for_journals_when_asked(server, xero):

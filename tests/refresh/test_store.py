@@ -55,3 +55,10 @@ def test_a_batch_expected_new_that_meets_lines_already_there_is_merged(db):
     assert in_transaction == 4
     assert amounts(db) == {"line-1": Decimal("1.0000"), "line-2": Decimal("2.5000"), "line-3": Decimal("3.0000"),
                            "line-4": Decimal("4.0000")}
+
+
+def test_amounts_travel_as_whole_ten_thousandths_rounded_as_stored():
+    assert [Encoding.amount(Decimal(v)) for v in ("40.10", "-3.2500", "1.23456", "1.23455", "-0.00005", "7")] == \
+        [401_000, -32_500, 12_346, 12_346, 0, 70_000]
+    assert Encoding.amount(None) is None
+    assert Encoding.amount_of_row(12_346) == Decimal("1.2346")
