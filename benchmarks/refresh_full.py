@@ -77,8 +77,9 @@ def load(backend: str, sandbox_url: str, with_raw: bool, results) -> None:
         result = {"first": first, "again": again, "lines": lines, "rss": rss, "reader_rss": reader_rss,
                   "attention": run["needs_attention"] or rerun["needs_attention"],
                   "rewritten": rerun["counters"]["journals"]["inserted"] + rerun["counters"]["journals"]["updated"]}
-        if with_raw:  # the better of two tries: the ceiling we compare with should not be a slow moment
-            result["raw"] = max(raw_rate(url, backend) for _ in range(2))
+        if with_raw:  # two tries: the ceiling we compare with is the better one, not a slow moment
+            result["raw_tries"] = [raw_rate(url, backend) for _ in range(2)]
+            result["raw"] = max(result["raw_tries"])
         results.put(result)
 
 
@@ -103,7 +104,9 @@ def main() -> None:
             r = in_child(backend, url, True)
             end_to_end = r["lines"] / r["first"]
             print(f"{backend}: full load of {r['lines']:,} lines in {r['first']:.1f} s = {end_to_end:,.0f} lines/s "
-                  f"end to end; raw load {r['raw']:,.0f} rows/s; ratio {end_to_end / r['raw']:.0%} (goal >= 50%)")
+                  f"end to end; raw load {r['raw']:,.0f} rows/s (tries: "
+                  f"{' and '.join(f'{rate:,.0f}' for rate in r['raw_tries'])}); ratio {end_to_end / r['raw']:.1%} "
+                  f"(goal >= 50%)")
             print(f"{backend}: same full load again (all present) {r['again']:.1f} s = "
                   f"{r['again'] / r['first']:.2f}x the first (goal <= 1.5x); lines rewritten: {r['rewritten']}; "
                   f"reconciliation {'FLAGGED' if r['attention'] else 'clean'}")
