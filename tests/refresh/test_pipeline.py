@@ -4,7 +4,7 @@ import time
 from collections import defaultdict
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from server.models import Account, Entity, LedgerLine
 
@@ -119,6 +119,19 @@ def test_a_full_refresh_reads_everything_and_duplicates_nothing(journey, db, pro
     assert run["status"] == "succeeded"
     assert run["counters"]["journals"]["read"] == line_total(db)
     assert run["counters"]["journals"]["inserted"] == 0
+    assert_equals_the_provider(db, provider, connection_id)
+
+
+def test_lines_already_there_after_a_run_of_new_ones_are_merged_not_doubled(journey, db, provider):
+    # The first batches of this full refresh are new (their lines were lost here), so PostgreSQL moves them
+    # with plain INSERTs; the batch that meets lines still there falls back to the guarded merge.
+    connection_id = ready(journey, provider)
+    with db.sessions.begin() as session:
+        first = session.scalars(select(LedgerLine.id).order_by(LedgerLine.id).limit(1_200)).all()
+        session.execute(delete(LedgerLine).where(LedgerLine.id.in_(first)))
+    run = run_refresh(journey, connection_id, {"mode": "full"})
+    assert run["status"] == "succeeded"
+    assert (run["counters"]["journals"]["inserted"], run["counters"]["journals"]["updated"]) == (1_200, 0)
     assert_equals_the_provider(db, provider, connection_id)
 
 

@@ -46,10 +46,10 @@ def test_a_batch_expected_new_that_meets_lines_already_there_is_merged(db):
     # Line 1 unchanged, line 2 edited at the provider, lines 3 and 4 new, and line 4 read twice.
     again = [line(encoding, 1, "1"), line(encoding, 2, "2.50"), line(encoding, 3, "3"), line(encoding, 4, "9"),
              line(encoding, 4, "4")]
-    with db.engine.begin() as connection:
-        written = write_lines(connection, again, expect_new=True)
+    with db.sessions.begin() as session:  # as a refresh writes: in a session's transaction
+        written = write_lines(session.connection(), again, expect_new=True)
         # The failed attempt rolled back to its savepoint only: the transaction goes on.
-        in_transaction = connection.execute(select(func.count()).select_from(LedgerLine)).scalar_one()
+        in_transaction = session.execute(select(func.count()).select_from(LedgerLine)).scalar_one()
     assert (written.inserted, written.updated) == (2, 1)
     assert written.added == {(1, JAN): [Decimal("7"), 2]}, "only the lines inserted, each once, at its last amount"
     assert in_transaction == 4
