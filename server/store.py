@@ -110,8 +110,9 @@ def _write_lines_postgresql(connection: DbConnection, rows: list[tuple], expect_
     connection.execute(text("SET LOCAL synchronous_commit = off"))
     types = connection.execute(_PG_STAGE_TYPES).scalar()
     if types is None:  # the staging table lives as long as the database session
-        connection.execute(text("CREATE TEMP TABLE ledger_line_stage (LIKE ledger_line INCLUDING DEFAULTS) "
-                                "ON COMMIT DELETE ROWS"))
+        # Only the columns a batch carries: no id, so no sequence call per staged row.
+        connection.execute(text(f"CREATE TEMP TABLE ledger_line_stage ON COMMIT DELETE ROWS AS "
+                                f"SELECT {', '.join(LINE_COLUMNS)} FROM ledger_line WITH NO DATA"))
         connection.execute(text("ALTER TABLE ledger_line_stage ALTER COLUMN amount TYPE bigint, "
                                 "ALTER COLUMN amount_base TYPE bigint"))
         types = connection.execute(_PG_STAGE_TYPES).scalar()
