@@ -82,9 +82,10 @@ def _guard(table: str, new: str) -> str:
 # Staged amounts are whole 1/10,000ths (Encoding): the move into ledger_line divides.
 _PG_STAGED = ", ".join(f"{c}::numeric / {_SCALE}" if c in ("amount", "amount_base") else c for c in LINE_COLUMNS)
 # In key order: provider line ids are random, and inserting a batch's keys in order keeps the unique
-# index's pages at hand (8% less server time for the insert at 1M lines).
+# index's pages at hand (8% less server time for the insert at 1M lines). Sorted by bytes, which is the
+# index's order for ids in ASCII, at a fraction of the cost of a locale's comparison.
 _PG_INSERT = (f"INSERT INTO ledger_line ({', '.join(LINE_COLUMNS)}) SELECT {_PG_STAGED} FROM ledger_line_stage "
-              "ORDER BY source_line_id")
+              'ORDER BY source_line_id COLLATE "C"')
 # The staging table's column types in LINE_COLUMNS order (NULL while this session has none yet).
 _PG_STAGE_TYPES = text("SELECT array_agg(atttypid::int ORDER BY array_position(:columns, attname::text)) "
                        "FROM pg_attribute WHERE attrelid = to_regclass('pg_temp.ledger_line_stage') "
