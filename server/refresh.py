@@ -22,7 +22,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection as DbConnection
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from server.config import Settings
@@ -86,14 +86,20 @@ def worker_name() -> str:
 def request_refresh(sessions: sessionmaker[Session], connection_id: int, *, trigger: str, member_id: int | None,
                     mode: str = "incremental", streams: list[str] | None = None, since: date | None = None,
                     settings: RefreshSettings = RefreshSettings()) -> tuple[int, bool]:
-    """A new queued run, or the connection's active one: (run id, created)."""
+    """A new queued run, or the connection's active one: (run id, created). A cancelled run that has not
+    stopped yet (it stops at its next batch) is still active: two runs never write one connection at once."""
     with transaction(sessions) as session:
         lock_row(session, Connection, connection_id)
-        active = session.scalar(select(RefreshRun).where(RefreshRun.connection_id == connection_id,
-                                                          RefreshRun.status.in_(ACTIVE)).order_by(RefreshRun.id))
+        active = session.scalar(select(RefreshRun).where(
+            RefreshRun.connection_id == connection_id,
+            or_(RefreshRun.status.in_(ACTIVE),
+                and_(RefreshRun.status == RunStatus.cancelled.value, RefreshRun.finished_at.is_(None))),
+        ).order_by(RefreshRun.id))
         if active is not None and not _is_dead(active, settings):
             return active.id, False
-        if active is not None:
+        if active is not None and active.status == RunStatus.cancelled.value:
+            active.finished_at = utcnow()  # it died while stopping: it stays cancelled
+        elif active is not None:
             active.status, active.finished_at = RunStatus.failed.value, utcnow()
             active.error = "Interrupted: the process running it stopped. A new run picks up where it left off."
         connection = session.get(Connection, connection_id)
@@ -107,7 +113,8 @@ def request_refresh(sessions: sessionmaker[Session], connection_id: int, *, trig
 
 def _is_dead(run: RefreshRun, settings: RefreshSettings) -> bool:
     host, _, pid = run.worker.rpartition(":")
-    if run.status == RunStatus.running.value and host == socket.gethostname() and pid.isdigit():
+    started = run.status == RunStatus.running.value or (run.status == RunStatus.cancelled.value and run.started_at)
+    if started and host == socket.gethostname() and pid.isdigit():
         try:
             os.kill(int(pid), 0)
         except ProcessLookupError:

@@ -435,7 +435,8 @@ class RefreshRequest(OptionalBody):
 
 class RefreshStarted(BaseModel):
     run_id: int
-    created: bool = Field(description="False when a run of this connection was already queued or running.")
+    created: bool = Field(description="False when a run of this connection was already queued or running, or was "
+                                      "cancelled and has not stopped yet (run_id is that run).")
 
 
 @bp.post("/connections/<int:connection_id>/refresh", responses={202: RefreshStarted})
