@@ -22,6 +22,7 @@ from server.config import load_settings
 from server.connection_status import Event, apply
 from server.db import make_engine, transaction, upgrade
 from server.entities import sync_entities
+from server.ledger_reader import warm_up
 from server.models import Connection
 from server.refresh import execute, request_refresh
 from server.sandbox.config import DEMO_CLIENT
@@ -137,6 +138,7 @@ def connect(database_url: str, sandbox_url: str, var_dir: Path, **settings: Any)
     services = Services(load_settings({"database_url": database_url, "var_dir": var_dir, "sandbox": False,
                                        "sandbox_url": sandbox_url, "public_url": ORIGIN,
                                        "sandbox_rate_scale": 1e-6, **settings}))
+    warm_up(wait=True)  # a service that has been running: its reader helpers fork without waiting for imports
     connector = services.connector("xero-sandbox")
     redirect = f"{ORIGIN}/oauth/callback/xero-sandbox"
     consent = connector.oauth.authorization_url(redirect)

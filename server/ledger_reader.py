@@ -49,12 +49,17 @@ def helpers_peak_rss_mib() -> float:
     return _peak_rss_kib / 1024
 
 
-def warm_up() -> None:
-    """Start the process helpers are forked from, so the first refresh does not wait for its imports.
-    Returns at once; idempotent."""
+def warm_up(wait: bool = False) -> None:
+    """Start the process helpers are forked from, so the first refresh does not wait for its imports
+    (about half a second). Returns at once, or with `wait` once it can fork (benchmarks measure a
+    running service). Idempotent."""
     from multiprocessing import forkserver
 
     forkserver.ensure_running()
+    if wait:
+        ready = _context.Process(target=int, name="ledger-reader-warm-up")
+        ready.start()
+        ready.join()
 
 
 AHEAD = 2  # batches taken off the pipe before the refresh asks for them
@@ -185,21 +190,26 @@ def _batches(pages: Iterator[Any], job: ReadJob, calls: list[RequestRecord],
              max_pages: int | None = None) -> Generator[Batch, None, bool]:
     """Pages mapped into batches of about `job.batch_rows` lines, each with the cursor after it and the
     requests made for it (taken from `calls`, which the pull appends to). Returns whether the pull
-    ended (rather than `max_pages` being reached)."""
+    ended (rather than `max_pages` being reached).
+
+    The first batch is an eighth of the size and each next one twice the last, up to `job.batch_rows`:
+    the writer, idle until a batch arrives, starts sooner (0.7 s sooner on a helper's first batch)."""
     rows: list[tuple] = []
     unknown: list[Any] = []
     count = read_lines = 0
     cursor = job.cursor
     ended = True
+    size = max(1, job.batch_rows // 8)
     for number, page in enumerate(pages, 1):
         mapped, missing = job.mapper.rows(page.records)
         rows += mapped
         unknown += missing
         cursor, count, read_lines = page.cursor, count + 1, read_lines + len(page.records)
-        if len(rows) + len(unknown) >= job.batch_rows:
+        if len(rows) + len(unknown) >= size:
             yield Batch(rows, unknown, cursor, count, read_lines, calls[:])
             rows, unknown, calls[:] = [], [], []
             count = read_lines = 0
+            size = min(size * 2, job.batch_rows)
         if number == max_pages:
             ended = False
             break
