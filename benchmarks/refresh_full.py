@@ -21,7 +21,7 @@ from pathlib import Path
 from benchmarks.harness import connect, database, peak_rss_mib, sandbox, settle
 from server.db import make_engine
 from server.ledger_reader import helpers_peak_rss_mib
-from server.store import _SQLITE_UPSERT, LINE_COLUMNS
+from server.store import _SQLITE_UPSERT, LINE_COLUMNS, copy_types
 
 
 def raw_rate(url: str, backend: str) -> float:
@@ -36,9 +36,7 @@ def raw_rate(url: str, backend: str) -> float:
         rows = cursor.fetchall()
         if backend == "postgresql":
             cursor.execute("CREATE TABLE raw_copy (LIKE ledger_line INCLUDING ALL)")
-            types = cursor.execute("SELECT array_agg(atttypid::int ORDER BY array_position(%s, attname::text)) "
-                                   "FROM pg_attribute WHERE attrelid = 'raw_copy'::regclass AND attname = ANY(%s)",
-                                   [list(LINE_COLUMNS)] * 2).fetchone()[0]
+            types = connection.execute(copy_types("raw_copy")).scalar()
             driver.commit()
             # Binary, the fastest COPY here (text COPY of the same rows measured 10-20% slower).
             started = time.perf_counter()

@@ -138,8 +138,8 @@ def _read_in_a_helper(job: ReadJob, log: list[RequestRecord]) -> Iterator[Batch]
     sender.close()  # ours is the reading end only: if the helper dies, recv() says so
     # A thread takes batches off the pipe as soon as they are ready, so the helper reads on while a
     # slow batch is written (up to AHEAD batches). They wait as the pickled bytes that came through the
-    # pipe, a third of the size of the rows, and are unpickled when their turn comes: memory stays flat
-    # when the writing falls behind.
+    # pipe, far smaller than the rows they hold, and are unpickled when their turn comes: memory stays
+    # nearly flat when the writing falls behind (a 1M-line load peaked at 144 MiB before, 117-122 after).
     arrived: queue.Queue = queue.Queue(maxsize=AHEAD)
     taker = threading.Thread(target=_take, args=(receiver, arrived), name="ledger-reader-pipe", daemon=True)
     taker.start()

@@ -20,7 +20,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection as DbConnection
-from sqlalchemy import Table, bindparam, func, insert, select, text, update
+from sqlalchemy import Table, TextClause, bindparam, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from server.models import AMOUNT_SCALE, LedgerLine
@@ -86,10 +86,16 @@ _PG_STAGED = ", ".join(f"{c}::numeric / {_SCALE}" if c in ("amount", "amount_bas
 # index's order for ids in ASCII, at a fraction of the cost of a locale's comparison.
 _PG_INSERT = (f"INSERT INTO ledger_line ({', '.join(LINE_COLUMNS)}) SELECT {_PG_STAGED} FROM ledger_line_stage "
               'ORDER BY source_line_id COLLATE "C"')
-# The staging table's column types in LINE_COLUMNS order (NULL while this session has none yet).
-_PG_STAGE_TYPES = text("SELECT array_agg(atttypid::int ORDER BY array_position(:columns, attname::text)) "
-                       "FROM pg_attribute WHERE attrelid = to_regclass('pg_temp.ledger_line_stage') "
-                       "AND attname = ANY(:columns)").bindparams(columns=list(LINE_COLUMNS))
+
+
+def copy_types(table: str) -> TextClause:
+    """A query for `table`'s column types in LINE_COLUMNS order, as a binary COPY needs them (NULL while
+    there is no such table)."""
+    return text("SELECT array_agg(atttypid::int ORDER BY array_position(:columns, attname::text)) "
+                "FROM pg_attribute WHERE attrelid = to_regclass(:table) AND attname = ANY(:columns)"
+                ).bindparams(columns=list(LINE_COLUMNS), table=table)
+
+
 _PG_STAGED_SUMS = "SELECT account_id, period, sum(amount), count(*) FROM ledger_line_stage GROUP BY account_id, period"
 _PG_MERGE = f"""
 WITH merged AS (
@@ -109,14 +115,14 @@ def _write_lines_postgresql(connection: DbConnection, rows: list[tuple], expect_
     # would go back with them and the next run would read those pages again: waiting for each commit's
     # WAL flush buys nothing here.
     connection.execute(text("SET LOCAL synchronous_commit = off"))
-    types = connection.execute(_PG_STAGE_TYPES).scalar()
+    types = connection.execute(copy_types("pg_temp.ledger_line_stage")).scalar()
     if types is None:  # the staging table lives as long as the database session
         # Only the columns a batch carries: no id, so no sequence call per staged row.
         connection.execute(text(f"CREATE TEMP TABLE ledger_line_stage ON COMMIT DELETE ROWS AS "
                                 f"SELECT {', '.join(LINE_COLUMNS)} FROM ledger_line WITH NO DATA"))
         connection.execute(text("ALTER TABLE ledger_line_stage ALTER COLUMN amount TYPE bigint, "
                                 "ALTER COLUMN amount_base TYPE bigint"))
-        types = connection.execute(_PG_STAGE_TYPES).scalar()
+        types = connection.execute(copy_types("pg_temp.ledger_line_stage")).scalar()
     # Binary: the server parses no text, and psycopg formats none (research/perf.md).
     cursor = connection.connection.driver_connection.cursor()
     with cursor.copy(f"COPY ledger_line_stage ({', '.join(LINE_COLUMNS)}) FROM STDIN (FORMAT BINARY)") as copy:
