@@ -96,13 +96,14 @@ def _ms_date(value: str) -> tuple[datetime, timedelta] | None:
 
 def parse_instant(value: str | None) -> datetime | None:
     """`/Date(1573755038314+0000)/`, `/Date(1439434356790)/` or ISO 8601 -> an aware UTC datetime.
-    In the .NET form the milliseconds are UTC; the offset only says where the wall clock was.
-    Not cached: these are creation and update times, nearly all different."""
+    In the .NET form the milliseconds are UTC; the offset only says where the wall clock was, so it is
+    not read (that is two thirds of the cost, paid once a journal). Not cached: these are creation and
+    update times, nearly all different."""
     if not value:
         return None
-    parsed = _ms_date(value)
-    if parsed:
-        return parsed[0]
+    match = _MS_DATE.fullmatch(value)
+    if match:
+        return _EPOCH + timedelta(milliseconds=int(match[1]))
     moment = datetime.fromisoformat(value)
     # Xero's ISO timestamps without an offset (connections, *UTC fields) are UTC.
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
