@@ -7,6 +7,7 @@ capture and cursors live here and in `http.py`, once.
 """
 from __future__ import annotations
 
+import functools
 import gc
 import threading
 from abc import ABC, abstractmethod
@@ -55,13 +56,22 @@ def gc_paused() -> Iterator[None]:
 # msgspec hands each non-integer literal's own text to Decimal: exact, like json.loads(parse_float=Decimal),
 # and about a quarter cheaper on a journals page. (orjson + Decimal(repr(float)) was faster still, but a float cannot
 # prove the source literal had at most 15 significant digits, so money does not go through one.)
-_JSON = msgspec.json.Decoder(float_hook=Decimal)
+@functools.cache
+def _decoder(shape: Any) -> msgspec.json.Decoder:
+    return msgspec.json.Decoder(shape, float_hook=Decimal)
 
 
-def decode_json(content: bytes) -> Any:
-    """JSON with every non-integer number as an exact Decimal. Raises ValueError on anything not JSON."""
+class UnexpectedShape(ValueError):
+    """JSON, but not of the declared shape; the message says what was found where."""
+
+
+def decode_json(content: bytes, shape: Any = Any) -> Any:
+    """JSON with every non-integer number as an exact Decimal, or decoded into `shape` (msgspec types,
+    Decimal fields exact too). Raises UnexpectedShape, or ValueError on anything not JSON."""
     try:
-        return _JSON.decode(content)
+        return _decoder(shape).decode(content)
+    except msgspec.ValidationError as error:
+        raise UnexpectedShape(str(error)) from error
     except msgspec.DecodeError as error:
         raise ValueError(str(error)) from error
 
@@ -81,18 +91,24 @@ def to_decimal(value: Any) -> Decimal | None:
 
 
 def dig(body: Any, path: str) -> Any:
-    """A tiny JSONPath: dotted keys and list indexes ("Reports.0.Rows"); "" is the body itself."""
+    """A tiny JSONPath: dotted keys and list indexes ("Reports.0.Rows"); "" is the body itself. On a
+    typed body (Stream.body_type) the keys are attribute names."""
     node = body
     for part in path.split(".") if path else ():
         if isinstance(node, list):
             node = node[int(part)] if part.isdigit() and int(part) < len(node) else None
-        elif isinstance(node, dict):
-            node = node.get(part)
         else:
-            return None
+            node = field_of(node, part)
         if node is None:
             return None
     return node
+
+
+def field_of(record: Any, name: str) -> Any:
+    """A field of a raw record: a key of a JSON object, or an attribute of a typed one (None if absent)."""
+    if isinstance(record, dict):
+        return record.get(name)
+    return getattr(record, name, None) if isinstance(record, msgspec.Struct) else None
 
 
 def month_ends(first: date, last: date) -> list[date]:
@@ -145,7 +161,10 @@ class OffsetByKey(Paginator):
     def next(self, request: PageRequest, body: Any, records: list[Any], options: Options) -> PageRequest | None:
         if not records:
             return None
-        return PageRequest({**request.params, self.param: records[-1][self.key]})
+        last = field_of(records[-1], self.key)
+        if last is None:
+            raise BadResponse(f"the last record of the page has no {self.key}")
+        return PageRequest({**request.params, self.param: last})
 
 
 @dataclass(frozen=True)
@@ -228,6 +247,9 @@ class Stream:
     path: ClassVar[str]
     data_type: ClassVar[DataType | None]  # None: entity metadata (organisation), not a loaded data type
     records_path: ClassVar[str]
+    # The page's shape as msgspec types, where decoding into them pays: the body is decoded and checked
+    # in one pass, in C, and `records_path` names attributes. None: plain JSON (dicts and lists).
+    body_type: ClassVar[Any] = None
     paginator: ClassVar[Paginator] = SinglePage()
     incremental: ClassVar[Incremental | None] = None
     params: ClassVar[Mapping[str, Any]] = {}
@@ -341,9 +363,12 @@ class Connector(ABC):
             params=params, headers={**self.request_headers(tenant_id), **(headers or {})}, log=log,
         )
 
-    def decode(self, response: Response, endpoint: str) -> Any:
+    def decode(self, response: Response, endpoint: str, shape: Any = Any) -> Any:
         try:
-            return decode_json(response.content)
+            return decode_json(response.content, shape)
+        except UnexpectedShape as exc:
+            raise BadResponse(f"unexpected record shape: {exc}", endpoint=endpoint, status=response.status_code,
+                              response=response) from exc
         except ValueError as exc:
             raise BadResponse("response is not JSON", endpoint=endpoint, status=response.status_code,
                               response=response) from exc
@@ -377,7 +402,7 @@ class Connector(ABC):
                     log.extend(page_log)  # the failed attempts are what the integration log must show
                 raise
             with gc_paused():
-                body = self.decode(response, record.endpoint)
+                body = self.decode(response, record.endpoint, stream.body_type or Any)
                 raw = stream.extract_records(body)
                 try:
                     records = [out for item in raw for out in stream.parse_record(item, request)]

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Any, NamedTuple
+from typing import Any
+
+import msgspec
 
 from .base import (
     Company,
@@ -180,35 +182,55 @@ class Currency:
     description: str | None
 
 
-class Tracking(NamedTuple):
-    category_id: str | None
-    category_name: str | None
-    option_id: str | None
-    option_name: str | None
+# Journal lines are the one stream as long as the ledger, so they are declared in Xero's own shape and
+# msgspec decodes a page straight into them: no dict per line, no Python loop over the fields (half the
+# cost of a page before). The journal's own fields are filled in by JournalsStream.parse_record. They hold
+# no references that could form a cycle, so the collector need not track them (gc=False, 5% of a pull).
+
+class Tracking(msgspec.Struct, frozen=True, gc=False):  # frozen: hashable, the mapper remembers combinations
+    category_id: str | None = msgspec.field(default=None, name="TrackingCategoryID")
+    category_name: str | None = msgspec.field(default=None, name="Name")
+    option_id: str | None = msgspec.field(default=None, name="TrackingOptionID")
+    option_name: str | None = msgspec.field(default=None, name="Option")
 
 
-@dataclass(slots=True)
-class JournalLine:
+class JournalLine(msgspec.Struct, gc=False):
     """One general-ledger line. `net_amount` > 0 is a debit; amounts are in the base currency."""
 
-    source_line_id: str
-    source_journal_id: str
-    journal_number: int
-    date: date
-    account_id: str
-    account_code: str | None
-    account_name: str | None
-    account_type: str | None
-    net_amount: Decimal
-    gross_amount: Decimal | None
-    tax_amount: Decimal | None
-    tax_type: str | None
-    description: str | None
-    tracking: tuple[Tracking, ...]
-    source_type: str | None
-    source_id: str | None
-    reference: str | None
-    created_at: datetime | None
+    source_line_id: str = msgspec.field(name="JournalLineID")
+    account_id: str = msgspec.field(name="AccountID")
+    net_amount: Decimal = msgspec.field(name="NetAmount")
+    account_code: str | None = msgspec.field(default=None, name="AccountCode")
+    account_name: str | None = msgspec.field(default=None, name="AccountName")
+    account_type: str | None = msgspec.field(default=None, name="AccountType")
+    gross_amount: Decimal | None = msgspec.field(default=None, name="GrossAmount")
+    tax_amount: Decimal | None = msgspec.field(default=None, name="TaxAmount")
+    tax_type: str | None = msgspec.field(default=None, name="TaxType")
+    description: str | None = msgspec.field(default="", name="Description")  # "" when blank
+    tracking: tuple[Tracking, ...] | None = msgspec.field(default=(), name="TrackingCategories")
+    # From the journal the line belongs to:
+    source_journal_id: str = ""
+    journal_number: int = 0
+    date: date | None = None
+    source_type: str | None = None
+    source_id: str | None = None
+    reference: str | None = None
+    created_at: datetime | None = None
+
+
+class _Journal(msgspec.Struct):
+    journal_id: str = msgspec.field(name="JournalID")
+    journal_number: int = msgspec.field(name="JournalNumber")
+    journal_date: str = msgspec.field(name="JournalDate")
+    created: str | None = msgspec.field(default=None, name="CreatedDateUTC")
+    source_type: str | None = msgspec.field(default=None, name="SourceType")
+    source_id: str | None = msgspec.field(default=None, name="SourceID")
+    reference: str | None = msgspec.field(default=None, name="Reference")
+    lines: list[JournalLine] | None = msgspec.field(default=None, name="JournalLines")
+
+
+class _JournalsPage(msgspec.Struct):
+    journals: list[_Journal] | None = msgspec.field(default=None, name="Journals")
 
 
 @dataclass(slots=True)
@@ -318,36 +340,26 @@ class JournalsStream(Stream):
     name = "journals"
     path = "/Journals"
     data_type = "journals"
-    records_path = "Journals"
-    paginator = OffsetByKey(param="offset", key="JournalNumber")
+    records_path = "journals"
+    body_type = _JournalsPage
+    paginator = OffsetByKey(param="offset", key="journal_number")
     incremental = Incremental(
-        key="JournalNumber", value=lambda raw: raw["JournalNumber"], encode=str, decode=int, send_as="paginator"
+        key="JournalNumber", value=lambda raw: raw.journal_number, encode=str, decode=int, send_as="paginator"
     )
 
     def request_headers(self, cursor: str | None, options: Options) -> dict[str, str]:
         since = options.get("modified_since")
         return {"If-Modified-Since": format_modified_since(since)} if since else {}
 
-    def parse_record(self, raw: dict[str, Any], request: PageRequest) -> Iterator[JournalLine]:
-        journal_id = raw["JournalID"]
-        number = raw["JournalNumber"]
-        posted = parse_calendar_date(raw["JournalDate"])
-        created = parse_instant(raw.get("CreatedDateUTC"))
-        source_type, source_id, reference = raw.get("SourceType"), raw.get("SourceID"), raw.get("Reference")
-        for line in raw.get("JournalLines") or ():
-            get = line.get
-            tracking = get("TrackingCategories")
-            # Positional, in JournalLine's field order: this runs for every line, and keywords cost a
-            # quarter of the parse.
-            yield JournalLine(
-                line["JournalLineID"], journal_id, number, posted,
-                line["AccountID"], get("AccountCode"), get("AccountName"), get("AccountType"),
-                to_decimal(line["NetAmount"]), to_decimal(get("GrossAmount")), to_decimal(get("TaxAmount")),
-                get("TaxType"), get("Description") or None,
-                tuple(Tracking(t.get("TrackingCategoryID"), t.get("Name"), t.get("TrackingOptionID"), t.get("Option"))
-                      for t in tracking) if tracking else (),
-                source_type, source_id, reference, created,
-            )
+    def parse_record(self, raw: _Journal, request: PageRequest) -> list[JournalLine]:
+        lines = raw.lines or []
+        posted = parse_calendar_date(raw.journal_date)
+        created = parse_instant(raw.created)
+        for line in lines:
+            line.source_journal_id, line.journal_number, line.date = raw.journal_id, raw.journal_number, posted
+            line.source_type, line.source_id, line.reference = raw.source_type, raw.source_id, raw.reference
+            line.created_at = created
+        return lines
 
 
 _NAME_AND_CODE = re.compile(r"^(?P<name>.*?)\s*\((?P<code>[^()]*)\)\s*$")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import base64
 import random
+import re
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from urllib.parse import parse_qs, urlsplit
@@ -96,7 +97,7 @@ def test_journal_lines_are_parsed_exactly(server, xero):
     assert str(line.net_amount) == "40.10" and str(other.net_amount) == "-40.10"
     assert (line.account_id, line.account_code) == ("b94495d0-44ab-4199-a1d0-427a4877e100", "610")
     assert line.tracking == (Tracking("cat-1", "Region", "opt-1", "North"),)
-    assert other.tracking == () and other.description is None
+    assert other.tracking == () and other.description == ""
     assert (line.description, line.source_type) == ("Acme Tires", "ACCREC")
     assert (line.account_name, line.account_type, line.tax_type) == ("Accounts Receivable", "CURRENT", "OUTPUT2")
     assert (line.source_id, line.reference) == ("d4956132-ed94-4dd7-9eaa-aa22dfdf06f2", "Red Fish, Blue Fish")
@@ -240,6 +241,30 @@ def test_a_record_of_the_wrong_shape_is_a_bad_response(server, xero):
     server.script("/xero/api.xro/2.0/Journals", Reply(200, {"Journals": [{"JournalNumber": 1}]}))
     with pytest.raises(BadResponse):
         list(xero.pull("journals", token=token, tenant_id=TENANT))
+
+
+@pytest.mark.parametrize("field, value, where", [
+    ("JournalLineID", None, "$.Journals[1].JournalLines[0].JournalLineID"),
+    ("NetAmount", "@true@", "$.Journals[1].JournalLines[0].NetAmount"),
+    ("NetAmount", "forty", "$.Journals[1].JournalLines[0].NetAmount"),
+])
+def test_a_journal_line_of_the_wrong_shape_is_a_bad_response_naming_where(server, xero, field, value, where):
+    bad = journal(2)
+    bad["JournalLines"][0][field] = value
+    server.script("/xero/api.xro/2.0/Journals", Reply(200, xero_json({"Journals": [journal(1), bad]})))
+    with pytest.raises(BadResponse, match=re.escape(where)):
+        list(xero.pull("journals", token=token, tenant_id=TENANT))
+
+
+def test_a_journal_without_lines_or_tracking_lists_is_read(server, xero):
+    bare = journal(1)
+    bare["JournalLines"][0]["TrackingCategories"] = None
+    del bare["JournalLines"][1]["TrackingCategories"], bare["JournalLines"][1]["Description"]
+    empty = {**journal(2), "JournalLines": None}
+    server.script("/xero/api.xro/2.0/Journals", Reply(200, xero_json({"Journals": [bare, empty]})))
+    first, second = next(xero.pull("journals", token=token, tenant_id=TENANT)).records
+    assert (first.tracking, second.tracking, second.description) == (None, (), "")
+    assert second.net_amount == Decimal("-40.10") and second.journal_number == 1
 
 
 @pytest.mark.parametrize("value, instant", [
