@@ -6,7 +6,10 @@ processes they run side by side on two cores. benchmarks/refresh_full.py measure
 
 The helper builds its own connector and token source from the same settings (the vault serialises token
 refreshes across processes with the connection row's lock), maps pages with the mapper it was handed,
-and sends batches of rows, each with the cursor that follows it, through a pipe. The refresh commits a
+and sends batches of rows, each with the cursor that follows it, through a pipe. On PostgreSQL it copies
+each batch into a table of its own first (store.stage_lines) and sends the table's name instead: the COPY
+then runs on a second database session, beside the run's merge of the batch before, and no rows cross
+the pipe. The refresh commits a
 batch and its cursor together, exactly as before, so a crash of either process loses nothing that was
 committed. If the refresh stops, it ends the helper; if the refresh's process dies, the helper's next
 send fails and it exits.
@@ -29,6 +32,7 @@ from server.config import Settings
 from server.connectors.base import Connector, gc_paused
 from server.connectors.http import RequestRecord, TokenSource
 from server.mapping.ledger import LineMapper
+from server.store import StagedLines, stage_lines
 
 # A fresh interpreter, forked from a server that imported our modules once, so starting a helper
 # costs milliseconds, and no lock held by one of the service's threads is copied into it.
@@ -75,6 +79,7 @@ class ReadJob:
     options: dict[str, Any]
     mapper: LineMapper
     batch_rows: int
+    stage: bool = False  # a helper stages its batches in the database (PostgreSQL)
 
 
 @dataclass
@@ -85,6 +90,11 @@ class Batch:
     pages: int
     rows_read: int
     calls: list[RequestRecord]  # the requests made for these rows, as the integration log shows them
+    staged: StagedLines | None = None  # the rows, already in a table of their own (then `rows` is empty)
+
+    @property
+    def lines(self) -> int:
+        return len(self.rows) + len(self.unknown) + (self.staged.lines if self.staged else 0)
 
 
 @dataclass
@@ -224,12 +234,17 @@ def _read_in_helper(job: ReadJob, out: Any) -> None:
 
     services = Services(job.settings, in_helper=True)
     calls: list[RequestRecord] = []
+    database = services.engine.connect() if job.stage else None
     try:
         connector = services.connector(job.provider)
         pages = connector.pull("journals", token=services.vault.token_source(job.connection_id),
                                tenant_id=job.tenant_id, cursor=job.cursor, options=job.options, log=calls)
         with gc_paused():
-            for batch in _batches(pages, job, calls):
+            for number, batch in enumerate(_batches(pages, job, calls), 1):
+                if database is not None and batch.rows and not batch.unknown:  # unknown accounts: the run adds them
+                    batch.staged = stage_lines(database, job.mapper.run_id, job.mapper.entity_id, number, batch.rows)
+                    database.commit()
+                    batch.rows = []
                 out.send(batch)
         out.send(_End(job.mapper.encoding.periods_seen, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))
     except BrokenPipeError:
@@ -245,4 +260,6 @@ def _read_in_helper(job: ReadJob, out: Any) -> None:
         with contextlib.suppress(BrokenPipeError):
             out.send(_Failed(error, calls))
     finally:
+        if database is not None:
+            database.close()
         services.engine.dispose()

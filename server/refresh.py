@@ -31,7 +31,7 @@ from server.connectors import AuthRevoked, Connector, ProviderError
 from server.connectors.base import Stream, gc_paused, month_ends
 from server.db import lock_row, transaction
 from server.integration_log import LogEntry, summarise_endpoints, write_event
-from server.ledger_reader import ReadJob, read
+from server.ledger_reader import Batch, ReadJob, read
 from server.mapping.dimensions import unmapped_members
 from server.mapping.ledger import LineMapper
 from server.models import (
@@ -48,7 +48,17 @@ from server.models import (
     TrialBalanceLine,
     utcnow,
 )
-from server.store import Encoding, Written, period_of, to_amount, upsert, write_lines
+from server.store import (
+    Encoding,
+    Written,
+    drop_staged,
+    period_of,
+    staged_tables,
+    to_amount,
+    upsert,
+    write_lines,
+    write_staged,
+)
 
 log = logging.getLogger(__name__)
 
@@ -90,11 +100,8 @@ def request_refresh(sessions: sessionmaker[Session], connection_id: int, *, trig
     stopped yet (it stops at its next batch) is still active: two runs never write one connection at once."""
     with transaction(sessions) as session:
         lock_row(session, Connection, connection_id)
-        active = session.scalar(select(RefreshRun).where(
-            RefreshRun.connection_id == connection_id,
-            or_(RefreshRun.status.in_(ACTIVE),
-                and_(RefreshRun.status == RunStatus.cancelled.value, RefreshRun.finished_at.is_(None))),
-        ).order_by(RefreshRun.id))
+        active = session.scalar(select(RefreshRun).where(RefreshRun.connection_id == connection_id, _not_stopped())
+                                .order_by(RefreshRun.id))
         if active is not None and not _is_dead(active, settings):
             return active.id, False
         if active is not None and active.status == RunStatus.cancelled.value:
@@ -109,6 +116,11 @@ def request_refresh(sessions: sessionmaker[Session], connection_id: int, *, trig
         session.add(run)
         session.flush()
         return run.id, True
+
+
+def _not_stopped():
+    return or_(RefreshRun.status.in_(ACTIVE),
+               and_(RefreshRun.status == RunStatus.cancelled.value, RefreshRun.finished_at.is_(None)))
 
 
 def _is_dead(run: RefreshRun, settings: RefreshSettings) -> bool:
@@ -185,6 +197,7 @@ def execute(services: Any, run_id: int) -> str:
                   list(connection.data_types), services.connector(connection.provider),
                   services.vault.token_source(connection.id), sessions, settings, connection.provider,
                   services.settings)
+    _drop_abandoned_batches(sessions)
     try:
         for entity in entities:
             _refresh_entity(run, entity)
@@ -196,6 +209,20 @@ def execute(services: Any, run_id: int) -> str:
     except Exception as error:  # a bug of ours: keep the service alive, say so plainly, keep the trace in the log
         log.exception("refresh run %s failed unexpectedly", run_id)
         return _finish(run, RunStatus.failed, error)
+
+
+def _drop_abandoned_batches(sessions: sessionmaker[Session]) -> None:
+    """Batches a reader helper staged for a run that stopped before it could move them (its process was
+    killed, say): the run that resumes reads those pages again."""
+    with transaction(sessions) as session:
+        db = session.connection()
+        if db.dialect.name != "postgresql":
+            return
+        waiting = staged_tables(db)
+        if waiting:
+            going = set(session.scalars(select(RefreshRun.id).where(RefreshRun.id.in_(set(waiting.values())),
+                                                                    _not_stopped())))
+            drop_staged(db, [table for table, run_id in waiting.items() if run_id not in going])
 
 
 def _finish(run: Run, status: RunStatus, error: BaseException | None) -> str:
@@ -302,7 +329,8 @@ def _load_journals(run: Run, entity: EntityScope, connector_options: dict[str, A
     stream = run.connector.stream("journals")
     mapper = _line_mapper(run, entity)
     job = ReadJob(run.app_settings, run.provider, run.connection_id, entity.provider_entity_id,
-                  _rewind(stream, cursor, run.settings), connector_options, mapper, run.settings.batch_rows)
+                  _rewind(stream, cursor, run.settings), connector_options, mapper, run.settings.batch_rows,
+                  stage=not mapper.encoding.sqlite)
     total = Written()
     expect_new = False
     # The collector stays paused for the whole load: batches of tuples are many small objects, and
@@ -313,35 +341,37 @@ def _load_journals(run: Run, entity: EntityScope, connector_options: dict[str, A
             for batch in batches:
                 run.pages += batch.pages
                 run.rows_read += batch.rows_read
-                written = _write_journal_batch(run, entity, stream, mapper, batch.rows, batch.unknown, cursor,
-                                               batch.cursor, expect_new)
+                written = _write_journal_batch(run, entity, stream, mapper, batch, cursor, expect_new)
                 # A stream that met only new lines (a first load, a long catch-up) will most likely go on so.
-                lines = len(batch.rows) + len(batch.unknown)
-                expect_new = lines > 0 and written.inserted == lines
+                expect_new = batch.lines > 0 and written.inserted == batch.lines
                 total += written
                 cursor = batch.cursor
                 del batch  # before the reader unpickles the next one (server/ledger_reader.py)
         finally:
             batches.close()
+            if job.stage:  # batches staged but not moved (the run stopped early): nobody else will
+                with run.sessions.begin() as session:
+                    db = session.connection()
+                    drop_staged(db, [table for table, of_run in staged_tables(db).items() if of_run == run.id])
     periods.update(mapper.encoding.periods_seen)
     return total
 
 
-def _write_journal_batch(run: Run, entity: EntityScope, stream: Stream, mapper: LineMapper, rows: list[tuple],
-                         unknown: list[Any], cursor: str | None, new_cursor: str | None,
-                         expect_new: bool) -> Written:
+def _write_journal_batch(run: Run, entity: EntityScope, stream: Stream, mapper: LineMapper, batch: Batch,
+                         cursor: str | None, expect_new: bool) -> Written:
     with run.sessions.begin() as session:
         db = session.connection()
-        if unknown:
+        rows = batch.rows
+        if batch.unknown:
             # Lines may name accounts the chart did not list (accounts not pulled, or created since).
-            _add_accounts_from_lines(db, run, entity, mapper, unknown)
-            mapped, still_unknown = mapper.rows(unknown)
+            _add_accounts_from_lines(db, run, entity, mapper, batch.unknown)
+            mapped, still_unknown = mapper.rows(batch.unknown)
             assert not still_unknown, "every account was just added"
             rows = rows + mapped
-        written = write_lines(db, rows, expect_new)
-        _save_cursor(db, run, entity, stream, cursor, new_cursor)
+        written = write_staged(db, batch.staged, expect_new) if batch.staged else write_lines(db, rows, expect_new)
+        _save_cursor(db, run, entity, stream, cursor, batch.cursor)
         run.rows_written += written.inserted + written.updated
-        _count(run, "journals", written, len(rows))
+        _count(run, "journals", written, batch.lines)
         _commit_point(db, run, entity=entity.name, stream="journals")
     return written
 

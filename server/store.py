@@ -80,12 +80,26 @@ def _guard(table: str, new: str) -> str:
 
 
 # Staged amounts are whole 1/10,000ths (Encoding): the move into ledger_line divides.
-_PG_STAGED = ", ".join(f"{c}::numeric / {_SCALE}" if c in ("amount", "amount_base") else c for c in LINE_COLUMNS)
+_STAGED = ", ".join(f"{c}::numeric / {_SCALE}" if c in ("amount", "amount_base") else c for c in LINE_COLUMNS)
+# A staging table has the columns a batch carries, nothing else: no id, so no sequence call per staged row.
+_STAGE_COLUMNS = ", ".join(f"{c}::bigint AS {c}" if c in ("amount", "amount_base") else c for c in LINE_COLUMNS)
 # In key order: provider line ids are random, and inserting a batch's keys in order keeps the unique
 # index's pages at hand (8% less server time for the insert at 1M lines). Sorted by bytes, which is the
 # index's order for ids in ASCII, at a fraction of the cost of a locale's comparison.
-_PG_INSERT = (f"INSERT INTO ledger_line ({', '.join(LINE_COLUMNS)}) SELECT {_PG_STAGED} FROM ledger_line_stage "
-              'ORDER BY source_line_id COLLATE "C"')
+_INSERT = (f"INSERT INTO ledger_line ({', '.join(LINE_COLUMNS)}) SELECT {_STAGED} FROM {{stage}} "
+           'ORDER BY source_line_id COLLATE "C"')
+_STAGED_SUMS = "SELECT account_id, period, sum(amount), count(*) FROM {stage} GROUP BY account_id, period"
+_MERGE = f"""
+WITH merged AS (
+    INSERT INTO ledger_line ({", ".join(LINE_COLUMNS)})
+    SELECT {_STAGED} FROM {{stage}}
+    ON CONFLICT ({", ".join(KEY)}) DO UPDATE SET
+        {", ".join(f"{c} = excluded.{c}" for c in (*CHANGED, "run_id"))}
+    WHERE {_guard("ledger_line", "excluded")}
+    RETURNING (xmax = 0) AS inserted, account_id, period, amount
+)
+SELECT inserted, account_id, period, sum(amount), count(*) FROM merged GROUP BY inserted, account_id, period
+"""
 
 
 def copy_types(table: str) -> TextClause:
@@ -96,49 +110,39 @@ def copy_types(table: str) -> TextClause:
                 ).bindparams(columns=list(LINE_COLUMNS), table=table)
 
 
-_PG_STAGED_SUMS = "SELECT account_id, period, sum(amount), count(*) FROM ledger_line_stage GROUP BY account_id, period"
-_PG_MERGE = f"""
-WITH merged AS (
-    INSERT INTO ledger_line ({", ".join(LINE_COLUMNS)})
-    SELECT {_PG_STAGED} FROM ledger_line_stage
-    ON CONFLICT ({", ".join(KEY)}) DO UPDATE SET
-        {", ".join(f"{c} = excluded.{c}" for c in (*CHANGED, "run_id"))}
-    WHERE {_guard("ledger_line", "excluded")}
-    RETURNING (xmax = 0) AS inserted, account_id, period, amount
-)
-SELECT inserted, account_id, period, sum(amount), count(*) FROM merged GROUP BY inserted, account_id, period
-"""
-
-
-def _write_lines_postgresql(connection: DbConnection, rows: list[tuple], expect_new: bool) -> Written:
-    # A batch commits with its cursor, so if the server lost the last batches in a crash the cursor
-    # would go back with them and the next run would read those pages again: waiting for each commit's
-    # WAL flush buys nothing here.
-    connection.execute(text("SET LOCAL synchronous_commit = off"))
-    types = connection.execute(copy_types("pg_temp.ledger_line_stage")).scalar()
-    if types is None:  # the staging table lives as long as the database session
-        # Only the columns a batch carries: no id, so no sequence call per staged row.
-        connection.execute(text(f"CREATE TEMP TABLE ledger_line_stage ON COMMIT DELETE ROWS AS "
-                                f"SELECT {', '.join(LINE_COLUMNS)} FROM ledger_line WITH NO DATA"))
-        connection.execute(text("ALTER TABLE ledger_line_stage ALTER COLUMN amount TYPE bigint, "
-                                "ALTER COLUMN amount_base TYPE bigint"))
-        types = connection.execute(copy_types("pg_temp.ledger_line_stage")).scalar()
+def _copy_rows(connection: DbConnection, table: str, types: list[int], rows: Iterable[tuple]) -> None:
     # Binary: the server parses no text, and psycopg formats none (research/perf.md).
     cursor = connection.connection.driver_connection.cursor()
-    with cursor.copy(f"COPY ledger_line_stage ({', '.join(LINE_COLUMNS)}) FROM STDIN (FORMAT BINARY)") as copy:
+    with cursor.copy(f"COPY {table} ({', '.join(LINE_COLUMNS)}) FROM STDIN (FORMAT BINARY)") as copy:
         copy.set_types(types)
         for row in rows:
             copy.write_row(row)
-    written = _insert_new_lines(connection) if expect_new else None
-    if written is None:
-        written = _merge_staged(connection)
+
+
+def _write_lines_postgresql(connection: DbConnection, rows: list[tuple], expect_new: bool) -> Written:
+    types = connection.execute(copy_types("pg_temp.ledger_line_stage")).scalar()
+    if types is None:  # the staging table lives as long as the database session
+        connection.execute(text(f"CREATE TEMP TABLE ledger_line_stage ON COMMIT DELETE ROWS AS "
+                                f"SELECT {_STAGE_COLUMNS} FROM ledger_line WITH NO DATA"))
+        types = connection.execute(copy_types("pg_temp.ledger_line_stage")).scalar()
+    _copy_rows(connection, "ledger_line_stage", types, rows)
+    written = _move_staged(connection, "ledger_line_stage", expect_new)
     connection.execute(text("TRUNCATE ledger_line_stage"))  # a second batch in the same transaction starts clean
     return written
 
 
-def _merge_staged(connection: DbConnection) -> Written:
+def _move_staged(connection: DbConnection, stage: str, expect_new: bool) -> Written:
+    # A batch commits with its cursor, so if the server lost the last batches in a crash the cursor
+    # would go back with them and the next run would read those pages again: waiting for each commit's
+    # WAL flush buys nothing here.
+    connection.execute(text("SET LOCAL synchronous_commit = off"))
+    written = _insert_new_lines(connection, stage) if expect_new else None
+    return written if written is not None else _merge_staged(connection, stage)
+
+
+def _merge_staged(connection: DbConnection, stage: str) -> Written:
     written = Written()
-    for inserted, account_id, period, net, lines in connection.execute(text(_PG_MERGE)):
+    for inserted, account_id, period, net, lines in connection.execute(text(_MERGE.format(stage=stage))):
         if inserted:
             written.inserted += lines
             written.added[(account_id, period)] = [net, lines]
@@ -147,20 +151,70 @@ def _merge_staged(connection: DbConnection) -> Written:
     return written
 
 
-def _insert_new_lines(connection: DbConnection) -> Written | None:
+def _insert_new_lines(connection: DbConnection, stage: str) -> Written | None:
     """The staged batch as new lines, or None (nothing written) if one of them was there already."""
     try:
         with connection.begin_nested():
-            connection.execute(text(_PG_INSERT))
+            connection.execute(text(_INSERT.format(stage=stage)))
     except IntegrityError as error:
         if getattr(getattr(error.orig, "diag", None), "constraint_name", None) != "ledger_line_source_key":
             raise
         return None
     written = Written()
-    for account_id, period, net, lines in connection.execute(text(_PG_STAGED_SUMS)):
+    for account_id, period, net, lines in connection.execute(text(_STAGED_SUMS.format(stage=stage))):
         written.inserted += lines
         written.added[(account_id, period)] = [Encoding.amount_of_row(net), lines]
     return written
+
+
+# --- batches a reader helper stages itself (PostgreSQL)
+
+@dataclass(frozen=True)
+class StagedLines:
+    """A batch of ledger lines that a reader helper copied into a table of its own, over its own database
+    session, while the run was writing the batch before (server/ledger_reader.py). The run moves them into
+    ledger_line and drops the table in the transaction that saves the batch's cursor."""
+
+    table: str
+    lines: int
+
+
+_STAGED_PREFIX = "ledger_line_staged_"
+
+
+def stage_lines(connection: DbConnection, run_id: int, entity_id: int, number: int,
+                rows: Sequence[tuple]) -> StagedLines:
+    """Copy a batch into a new unlogged table (it only lives until the run moves it), in the caller's
+    transaction: commit before handing it over."""
+    rows = _last_per_key(rows)
+    table = f"{_STAGED_PREFIX}{int(run_id)}_{int(entity_id)}_{int(number)}"
+    connection.execute(text("SET LOCAL synchronous_commit = off"))
+    connection.execute(text(f"CREATE UNLOGGED TABLE {table} AS SELECT {_STAGE_COLUMNS} FROM ledger_line WITH NO DATA"))
+    _copy_rows(connection, table, connection.execute(copy_types(table)).scalar(), rows)
+    return StagedLines(table, len(rows))
+
+
+def write_staged(connection: DbConnection, staged: StagedLines, expect_new: bool = False) -> Written:
+    """Move a staged batch into ledger_line and drop its table, inside the caller's transaction."""
+    written = _move_staged(connection, staged.table, expect_new)
+    connection.execute(text(f"DROP TABLE {staged.table}"))
+    return written
+
+
+def staged_tables(connection: DbConnection) -> dict[str, int]:
+    """Staged batches waiting in the database: table -> the run it belongs to. PostgreSQL only."""
+    found = connection.execute(text(
+        "SELECT relname FROM pg_class WHERE relkind = 'r' AND relnamespace = current_schema()::regnamespace "
+        "AND relname LIKE :pattern"), {"pattern": _STAGED_PREFIX.replace("_", r"\_") + "%"}).scalars()
+    return {table: int(table.removeprefix(_STAGED_PREFIX).split("_")[0]) for table in found}
+
+
+def drop_staged(connection: DbConnection, tables: Iterable[str]) -> None:
+    """Drop staged batches nobody will move: their run stopped before it could."""
+    for table in tables:
+        if not table.startswith(_STAGED_PREFIX):
+            raise ValueError(f"not a staged batch: {table}")
+        connection.execute(text(f"DROP TABLE IF EXISTS {table}"))
 
 
 _SQLITE_UPSERT = f"""
