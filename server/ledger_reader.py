@@ -32,7 +32,7 @@ from server.config import Settings
 from server.connectors.base import Connector, gc_paused
 from server.connectors.http import RequestRecord, TokenSource
 from server.mapping.ledger import LineMapper
-from server.store import StagedLines, stage_lines
+from server.store import StagedLines, drop_staged, stage_lines
 
 # A fresh interpreter, forked from a server that imported our modules once, so starting a helper
 # costs milliseconds, and no lock held by one of the service's threads is copied into it.
@@ -245,7 +245,13 @@ def _read_in_helper(job: ReadJob, out: Any) -> None:
                     batch.staged = stage_lines(database, job.mapper.run_id, job.mapper.entity_id, number, batch.rows)
                     database.commit()
                     batch.rows = []
-                out.send(batch)
+                try:
+                    out.send(batch)
+                except BrokenPipeError:
+                    if batch.staged:  # nobody will move it: the refresh is gone
+                        drop_staged(database, [batch.staged.table])
+                        database.commit()
+                    raise
         out.send(_End(job.mapper.encoding.periods_seen, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))
     except BrokenPipeError:
         return  # the refresh is gone: nobody to tell

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from server.models import LedgerLine, RefreshRun
 from tests.plugins.journey import ORIGIN
-from tests.refresh.test_pipeline import assert_equals_the_provider, line_total, run_refresh
+from tests.refresh.test_pipeline import assert_equals_the_provider, line_total, run_refresh, staged_left
 
 
 def test_a_killed_refresh_resumes_where_it_stopped(journey, db, provider, tmp_path):
@@ -50,6 +50,7 @@ def test_a_killed_refresh_resumes_where_it_stopped(journey, db, provider, tmp_pa
             .having(func.count() > 1).subquery()))
         killed = session.scalars(select(RefreshRun).order_by(RefreshRun.id)).first()
     assert duplicates == 0
+    assert not staged_left(db), "batches staged for the killed run were dropped"
     assert killed.status == "failed" and killed.error.startswith("Interrupted")
     assert run["counters"]["journals"]["read"] < sum(t["lineCount"] for t in provider.tenants()), \
         "the new run resumed from the cursor instead of starting over"

@@ -1,13 +1,23 @@
 """The ledger line writer on its own: what it reports, and that a batch wrongly expected to be all new is
-merged all the same (PostgreSQL tries a plain INSERT first; SQLite ignores the hint)."""
+merged all the same (PostgreSQL tries a plain INSERT first; SQLite ignores the hint). On PostgreSQL a batch
+comes either as rows or staged by a reader helper in a table of its own; both are written alike."""
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
 from sqlalchemy import func, select
 
-from server.models import LedgerLine
-from server.store import LINE_COLUMNS, Encoding, write_lines
+from server.models import LedgerLine, RefreshRun
+from server.store import (
+    LINE_COLUMNS,
+    Encoding,
+    Written,
+    drop_staged,
+    stage_lines,
+    staged_tables,
+    write_lines,
+    write_staged,
+)
 
 JAN, FEB = date(2025, 1, 1), date(2025, 2, 1)
 
@@ -28,18 +38,35 @@ def amounts(db) -> dict[str, Decimal]:
         return dict(session.execute(select(LedgerLine.source_line_id, LedgerLine.amount)).all())
 
 
+def write(db, connection, rows: list[tuple], expect_new: bool, arrives: str) -> Written:
+    """Write a batch as it arrives: as rows, or staged first over another session (as a reader helper does)."""
+    if arrives == "rows":
+        return write_lines(connection, rows, expect_new)
+    if db.backend != "postgresql":
+        pytest.skip("only PostgreSQL stages batches")
+    with db.engine.begin() as helper:
+        staged = stage_lines(helper, run_id=7, entity_id=1, number=1, rows=rows)
+    assert staged.lines == len({row[LINE_COLUMNS.index("source_line_id")] for row in rows})
+    return write_staged(connection, staged, expect_new)
+
+
+ARRIVES = pytest.mark.parametrize("arrives", ["rows", "staged"])
+
+
+@ARRIVES
 @pytest.mark.parametrize("expect_new", [False, True])
-def test_new_lines_are_counted_and_summed_per_account_and_period(db, expect_new):
+def test_new_lines_are_counted_and_summed_per_account_and_period(db, expect_new, arrives):
     encoding = Encoding(db.backend)
     rows = [line(encoding, 1, "10.50"), line(encoding, 2, "-3.25"), line(encoding, 3, "7", account=2, day=FEB)]
     with db.engine.begin() as connection:
-        written = write_lines(connection, rows, expect_new)
+        written = write(db, connection, rows, expect_new, arrives)
     assert (written.inserted, written.updated) == (3, 0)
     assert written.added == {(1, JAN): [Decimal("7.25"), 2], (2, FEB): [Decimal("7"), 1]}
     assert amounts(db) == {"line-1": Decimal("10.5000"), "line-2": Decimal("-3.2500"), "line-3": Decimal("7.0000")}
 
 
-def test_a_batch_expected_new_that_meets_lines_already_there_is_merged(db):
+@ARRIVES
+def test_a_batch_expected_new_that_meets_lines_already_there_is_merged(db, arrives):
     encoding = Encoding(db.backend)
     with db.engine.begin() as connection:
         write_lines(connection, [line(encoding, 1, "1"), line(encoding, 2, "2")])
@@ -47,7 +74,7 @@ def test_a_batch_expected_new_that_meets_lines_already_there_is_merged(db):
     again = [line(encoding, 1, "1"), line(encoding, 2, "2.50"), line(encoding, 3, "3"), line(encoding, 4, "9"),
              line(encoding, 4, "4")]
     with db.sessions.begin() as session:  # as a refresh writes: in a session's transaction
-        written = write_lines(session.connection(), again, expect_new=True)
+        written = write(db, session.connection(), again, True, arrives)
         # The failed attempt rolled back to its savepoint only: the transaction goes on.
         in_transaction = session.execute(select(func.count()).select_from(LedgerLine)).scalar_one()
     assert (written.inserted, written.updated) == (2, 1)
@@ -62,3 +89,40 @@ def test_amounts_travel_as_whole_ten_thousandths_rounded_as_stored():
         [401_000, -32_500, 12_346, 12_346, 0, 70_000]
     assert Encoding.amount(None) is None
     assert Encoding.amount_of_row(12_346) == Decimal("1.2346")
+
+
+def test_a_staged_batch_is_dropped_with_the_move_and_kept_if_the_move_rolls_back(db):
+    if db.backend != "postgresql":
+        pytest.skip("only PostgreSQL stages batches")
+    encoding = Encoding(db.backend)
+    with db.engine.begin() as helper:
+        staged = stage_lines(helper, run_id=7, entity_id=1, number=1, rows=[line(encoding, 1, "1")])
+    with pytest.raises(RuntimeError), db.engine.begin() as connection:
+        write_staged(connection, staged)
+        raise RuntimeError("the run stopped before its commit")
+    with db.engine.begin() as connection:
+        assert staged_tables(connection) == {staged.table: 7}, "still there for the next attempt, or the sweep"
+        write_staged(connection, staged)
+    with db.engine.begin() as connection:
+        assert staged_tables(connection) == {}
+    assert amounts(db) == {"line-1": Decimal("1.0000")}
+
+
+def test_a_run_sweeps_away_batches_staged_for_runs_that_stopped(journey, db):
+    if db.backend != "postgresql":
+        pytest.skip("only PostgreSQL stages batches")
+    from server.refresh import _drop_abandoned_batches, request_refresh
+
+    connection_id = journey.connect()
+    ended, _ = request_refresh(db.sessions, connection_id, trigger="manual", member_id=None)
+    with db.sessions.begin() as session:
+        session.get(RefreshRun, ended).status = "failed"  # killed, and found dead by the next request
+    going, _ = request_refresh(db.sessions, connection_id, trigger="manual", member_id=None)
+    encoding = Encoding(db.backend)
+    with db.engine.begin() as helper:
+        for run_id in (ended, going, 99_999):  # 99,999: a run that is not there at all
+            stage_lines(helper, run_id=run_id, entity_id=1, number=1, rows=[line(encoding, run_id, "1")])
+    _drop_abandoned_batches(db.sessions)
+    with db.engine.begin() as connection:
+        assert set(staged_tables(connection).values()) == {going}
+        drop_staged(connection, staged_tables(connection))
