@@ -32,6 +32,12 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
+    # A refresh writes batches of lines into large indexes at random keys. With SQLite's default 2 MiB
+    # page cache most of a batch's index pages were read again, and with its default checkpoint every
+    # 4 MiB of log each batch's commit copied them back into the database file: together 3 s of a 15 s
+    # load of 1M lines (benchmarks/refresh_full.py). 32 MiB of cache and 64 MiB of log before a checkpoint.
+    cursor.execute("PRAGMA cache_size=-32768")
+    cursor.execute("PRAGMA wal_autocheckpoint=16384")
     cursor.close()
 
 
