@@ -9,10 +9,9 @@ refreshes across processes with the connection row's lock), maps pages with the 
 and sends batches of rows, each with the cursor that follows it, through a pipe. On PostgreSQL it copies
 each batch into a table of its own first (store.stage_lines) and sends the table's name instead: the COPY
 then runs on a second database session, beside the run's merge of the batch before, and no rows cross
-the pipe. The refresh commits a
-batch and its cursor together, exactly as before, so a crash of either process loses nothing that was
-committed. If the refresh stops, it ends the helper; if the refresh's process dies, the helper's next
-send fails and it exits.
+the pipe. The refresh commits a batch and its cursor together, exactly as before, so a crash of either
+process loses nothing that was committed. If the refresh stops, it ends the helper; if the refresh's
+process dies, the helper's next send fails and it exits.
 """
 from __future__ import annotations
 

@@ -21,8 +21,8 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy import Connection as DbConnection
-from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from server.config import Settings
@@ -118,7 +118,8 @@ def request_refresh(sessions: sessionmaker[Session], connection_id: int, *, trig
         return run.id, True
 
 
-def _not_stopped():
+def _not_stopped() -> ColumnElement[bool]:
+    """Runs that may still write: queued, running, or cancelled but not yet stopped at a batch."""
     return or_(RefreshRun.status.in_(ACTIVE),
                and_(RefreshRun.status == RunStatus.cancelled.value, RefreshRun.finished_at.is_(None)))
 
