@@ -248,8 +248,8 @@ class Stream:
     data_type: ClassVar[DataType | None]  # None: entity metadata (organisation), not a loaded data type
     records_path: ClassVar[str]
     # The page's shape as msgspec types, where decoding into them pays: the body is decoded and checked
-    # in one pass, in C, and `records_path` names attributes. None: plain JSON (dicts and lists).
-    body_type: ClassVar[Any] = None
+    # in one pass, in C, and `records_path` names attributes. Any: plain JSON (dicts and lists).
+    body_type: ClassVar[Any] = Any
     paginator: ClassVar[Paginator] = SinglePage()
     incremental: ClassVar[Incremental | None] = None
     params: ClassVar[Mapping[str, Any]] = {}
@@ -402,7 +402,7 @@ class Connector(ABC):
                     log.extend(page_log)  # the failed attempts are what the integration log must show
                 raise
             with gc_paused():
-                body = self.decode(response, record.endpoint, stream.body_type or Any)
+                body = self.decode(response, record.endpoint, stream.body_type)
                 raw = stream.extract_records(body)
                 try:
                     records = [out for item in raw for out in stream.parse_record(item, request)]
