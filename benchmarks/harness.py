@@ -18,16 +18,16 @@ from urllib.parse import parse_qs, urlsplit
 import requests
 from sqlalchemy import text
 
+from server.access.workspaces import create_workspace
 from server.config import load_settings
-from server.connection_status import Event, apply
-from server.db import make_engine, transaction, upgrade
-from server.entities import sync_entities
-from server.ledger_reader import warm_up
-from server.models import Connection
-from server.refresh import execute, request_refresh
+from server.connections.entities import sync_entities
+from server.connections.status import Event, apply
+from server.db.engine import make_engine, transaction, upgrade
+from server.db.models import Connection
+from server.refresh.pipeline import execute, request_refresh
+from server.refresh.reader import warm_up
+from server.runtime import Services
 from server.sandbox.config import DEMO_CLIENT
-from server.services import Services
-from server.workspaces import create_workspace
 
 ORIGIN = "http://bench.local"
 ADMIN_KEY = "bench-admin"
@@ -126,7 +126,7 @@ class Bench:
         status = execute(self.services, run_id)
         seconds = time.perf_counter() - started
         with self.services.sessions() as session:
-            from server.models import RefreshRun
+            from server.db.models import RefreshRun
 
             run = session.get(RefreshRun, run_id)
             assert status == "succeeded", run.error

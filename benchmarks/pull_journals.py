@@ -16,8 +16,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import requests
 
-from server.connectors.http import HttpClient, RateLimits
-from server.connectors.xero import XeroConnector, XeroEndpoints
+from server.connectors.framework.http import HttpClient, RateLimits
+from server.connectors.xero.connector import XeroConnector, XeroEndpoints
 from server.sandbox.config import DEMO_CLIENT
 
 

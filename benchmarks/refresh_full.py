@@ -5,7 +5,7 @@ rate of the same rows measured in the same run; then the same full load again; a
 
 Each load runs in a fresh child process (so its peak RSS is its own) through the real pipeline: OAuth'd
 connector, pages over HTTP, mapping, store, cursors, log events and the reconciliation with the trial
-balance. The journals are read by the pipeline's helper process (server/ledger_reader.py); its peak RSS
+balance. The journals are read by the pipeline's helper process (server/refresh/reader.py); its peak RSS
 is printed beside the run's. Raw rate, the better of two tries: PostgreSQL binary COPY into a table like
 ledger_line with its indexes; SQLite executemany of the same upsert into such a table, one transaction.
 Goals (issue 5): end to end >= 50% of raw; re-load <= 1.5x.
@@ -19,9 +19,9 @@ import time
 from pathlib import Path
 
 from benchmarks.harness import connect, database, peak_rss_mib, sandbox, settle
-from server.db import make_engine
-from server.ledger_reader import helpers_peak_rss_mib
-from server.store import _SQLITE_UPSERT, LINE_COLUMNS, copy_types
+from server.db.engine import make_engine
+from server.refresh.reader import helpers_peak_rss_mib
+from server.store.ledger import _SQLITE_UPSERT, LINE_COLUMNS, copy_types
 
 
 def raw_rate(url: str, backend: str) -> float:

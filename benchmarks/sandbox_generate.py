@@ -19,8 +19,8 @@ import requests
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from server.sandbox import RateLimits, SandboxConfig, create_sandbox_app  # noqa: E402
-from server.sandbox.xero_format import collection  # noqa: E402
-from tests.plugins.sandbox import TEST_CLIENT, SandboxServer, serving  # noqa: E402
+from server.sandbox.xero.format import collection  # noqa: E402
+from tests.support.sandbox import TEST_CLIENT, SandboxServer, serving  # noqa: E402
 
 
 def pull_all(server: SandboxServer, token: dict, tenant_id: str, starts: list[int]) -> tuple[int, int]:

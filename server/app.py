@@ -14,13 +14,13 @@ from flask_openapi3 import Info, OpenAPI
 from sqlalchemy import text
 from werkzeug.exceptions import BadRequest
 
-from server import api
-from server.api.common import ErrorOut
-from server.auth import authenticate
+from server import web
+from server.access.keys import authenticate
 from server.config import load_settings
-from server.db import close_request_session
-from server.errors import ApiError, register_error_handlers, validation_error_response
-from server.services import Services, services
+from server.db.engine import close_request_session
+from server.runtime import Services, services
+from server.web.common import ErrorOut
+from server.web.errors import ApiError, register_error_handlers, validation_error_response
 
 TASKPANE = Path(__file__).resolve().parent.parent / "addin" / "taskpane"
 
@@ -57,6 +57,7 @@ def create_app(config: dict[str, Any] | None = None) -> OpenAPI:
         validation_error_callback=validation_error_response,
         validation_error_model=ErrorOut,
         static_folder=str(TASKPANE),
+        template_folder="web/templates",
         static_url_path="",
     )
     app.json = OrjsonProvider(app)
@@ -68,7 +69,7 @@ def create_app(config: dict[str, Any] | None = None) -> OpenAPI:
     app.after_request(_finish_request)
     app.teardown_appcontext(close_request_session)
     app.add_url_rule("/healthz", "healthz", _healthz)
-    api.register(app)
+    web.register(app)
     return app
 
 

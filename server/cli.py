@@ -8,14 +8,14 @@ import click
 from sqlalchemy import select
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
+from server.access.workspaces import add_member, create_key, create_workspace, member_for_key
 from server.config import Settings, load_settings
-from server.db import make_engine, make_sessionmaker, transaction, upgrade
-from server.models import Member, Role, Workspace
+from server.db.engine import make_engine, make_sessionmaker, transaction, upgrade
+from server.db.models import Member, Role, Workspace
 from server.sandbox import RateLimits as SandboxRateLimits
 from server.sandbox import SandboxClient, SandboxConfig, create_sandbox_app
 from server.sandbox import serve as serve_sandbox
 from server.sandbox.config import DEMO_CLIENT
-from server.workspaces import add_member, create_key, create_workspace, member_for_key
 
 
 @click.group(help="Ledgerpane: accounting data into your planning workspace, from inside Excel.")
@@ -114,9 +114,9 @@ def sandbox(host: str, port: int, lines: int, redirect_uris: tuple[str, ...]) ->
 @click.argument("connection_id", type=int)
 @click.option("--mode", type=click.Choice(["incremental", "full"]), default="incremental", show_default=True)
 def refresh(connection_id: int, mode: str) -> None:
-    from server.models import Connection
-    from server.refresh import execute, request_refresh
-    from server.services import Services
+    from server.db.models import Connection
+    from server.refresh.pipeline import execute, request_refresh
+    from server.runtime import Services
 
     settings = load_settings()
     services = Services(settings)
@@ -141,7 +141,7 @@ def refresh(connection_id: int, mode: str) -> None:
 @click.option("--origin", required=True, help="The https origin, e.g. https://ledgerpane.example.com")
 @click.option("--output", type=click.Path(dir_okay=False, writable=True), default="-", show_default=True)
 def manifest(origin: str, output: str) -> None:
-    from server.addin import render_manifest
+    from server.web.addin import render_manifest
 
     try:
         text = render_manifest(origin)

@@ -20,13 +20,13 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.serving import make_server
 
+from server.access.workspaces import add_member, create_key, create_workspace
 from server.app import create_app
-from server.db import make_engine, make_sessionmaker, upgrade
-from server.models import Base, Role
-from server.workspaces import add_member, create_key, create_workspace
+from server.db.engine import make_engine, make_sessionmaker, upgrade
+from server.db.models import Base, Role
 
 # The provider emulator on a real port (sandbox_server, sandbox) and a user's way through it (journey).
-pytest_plugins = ["tests.plugins.sandbox", "tests.plugins.journey"]
+pytest_plugins = ["tests.support.sandbox", "tests.support.journey"]
 
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "")
 BACKENDS = ["sqlite", "postgresql"] if POSTGRES_URL else ["sqlite"]

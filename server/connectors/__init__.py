@@ -5,9 +5,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from server.config import Settings
-
-from .base import Company, Connector, DataType, Page
-from .errors import (
+from server.connectors.framework.errors import (
     AuthExpired,
     AuthRevoked,
     BadResponse,
@@ -17,8 +15,9 @@ from .errors import (
     RateLimited,
     RequestRejected,
 )
-from .http import HttpClient, RateLimits, RequestRecord
-from .xero import XERO_LIMITS, XeroConnector, XeroEndpoints
+from server.connectors.framework.http import HttpClient, RateLimits, RequestRecord
+from server.connectors.framework.streams import Company, Connector, DataType, Page
+from server.connectors.xero.connector import XERO_LIMITS, XeroConnector, XeroEndpoints
 
 __all__ = [
     "AuthExpired", "AuthRevoked", "BadResponse", "Company", "Connector", "HttpClient", "OAuthStateMismatch",

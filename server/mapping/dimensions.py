@@ -4,7 +4,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from server.models import MAX_DIMENSIONS, UNMAPPED, Dimension, DimensionMember
+from server.db.models import MAX_DIMENSIONS, UNMAPPED, Dimension, DimensionMember
 
 
 class TooManyDimensions(ValueError):

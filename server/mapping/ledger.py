@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from server.store import Encoding
+from server.store.ledger import Encoding
 
 
 @dataclass

@@ -3,7 +3,7 @@
     app = create_sandbox_app(SandboxConfig(lines=20_000))   # a Flask app; mount it anywhere
     serve(SandboxConfig(), port=8001)                        # or run it on waitress
 """
-from .app import create_sandbox_app, serve
-from .config import AdjustableClock, RateLimits, SandboxClient, SandboxConfig
+from server.sandbox.app import create_sandbox_app, serve
+from server.sandbox.config import AdjustableClock, RateLimits, SandboxClient, SandboxConfig
 
 __all__ = ["AdjustableClock", "RateLimits", "SandboxClient", "SandboxConfig", "create_sandbox_app", "serve"]

@@ -9,13 +9,13 @@ from decimal import Decimal, InvalidOperation
 
 from flask import Blueprint, current_app, request, url_for
 
-from .config import RateLimits, SandboxClient
-from .data import draft_journals
-from .faults import Fault, camel_case
-from .ledger import LedgerError, Line, Organisation
-from .state import IDENTITY, Sandbox
-from .xero_api import account_json
-from .xero_format import money, ms_day
+from server.sandbox.config import RateLimits, SandboxClient
+from server.sandbox.data import draft_journals
+from server.sandbox.faults import Fault, camel_case
+from server.sandbox.ledger import LedgerError, Line, Organisation
+from server.sandbox.state import IDENTITY, Sandbox
+from server.sandbox.xero.api import account_json
+from server.sandbox.xero.format import money, ms_day
 
 admin = Blueprint("admin", __name__, url_prefix="/admin")
 

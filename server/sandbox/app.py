@@ -9,11 +9,11 @@ from flask import Flask, url_for
 from waitress.channel import ClientDisconnected
 from werkzeug.exceptions import HTTPException
 
-from .admin import admin
-from .config import SandboxConfig
-from .oauth import TokenInvalid, create_authorization_server, identity
-from .state import DROP_CONNECTION, Sandbox
-from .xero_api import xero_api
+from server.sandbox.admin import admin
+from server.sandbox.config import SandboxConfig
+from server.sandbox.oauth import TokenInvalid, create_authorization_server, identity
+from server.sandbox.state import DROP_CONNECTION, Sandbox
+from server.sandbox.xero.api import xero_api
 
 
 class ConnectionDropper:

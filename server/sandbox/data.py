@@ -11,7 +11,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable
 
-from .ledger import (
+from server.sandbox.ledger import (
     Account,
     IdFactory,
     Line,
@@ -21,7 +21,7 @@ from .ledger import (
     TrackingCategory,
     TrackingOption,
 )
-from .xero_format import DAY_MS, ms_day
+from server.sandbox.xero.format import DAY_MS, ms_day
 
 HISTORY_DAYS = 3 * 365
 

@@ -6,7 +6,7 @@ import threading
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 
-from .config import RateLimits
+from server.sandbox.config import RateLimits
 
 FAULT_KINDS = ("429", "500", "503", "slow", "drop")
 

@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 import orjson
 
-from .xero_format import day_ms, money, net_date
+from server.sandbox.xero.format import day_ms, money, net_date
 
 CLASS_OF_TYPE = {
     "BANK": "ASSET", "CURRENT": "ASSET", "FIXED": "ASSET", "INVENTORY": "ASSET", "PREPAYMENT": "ASSET",

@@ -26,8 +26,8 @@ from flask import Blueprint, current_app, render_template, request, url_for
 from joserfc import jwt
 from joserfc.jwk import OctKey
 
-from .config import SandboxClient
-from .xero_format import identity_timestamp
+from server.sandbox.config import SandboxClient
+from server.sandbox.xero.format import identity_timestamp
 
 DEMO_USER = "demo@ledgerpane.test"
 CODE_LIFETIME = 300

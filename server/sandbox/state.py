@@ -9,11 +9,11 @@ from datetime import UTC, datetime
 import orjson
 from flask import Response, request
 
-from .config import SandboxConfig
-from .data import generate_organisation
-from .faults import Fault, FaultBook, RateLimiter, StatsBook
-from .ledger import Organisation
-from .oauth import OAuthStore
+from server.sandbox.config import SandboxConfig
+from server.sandbox.data import generate_organisation
+from server.sandbox.faults import Fault, FaultBook, RateLimiter, StatsBook
+from server.sandbox.ledger import Organisation
+from server.sandbox.oauth import OAuthStore
 
 IDENTITY = "identity"  # the fault target for the token and connections endpoints
 DROP_CONNECTION = "ledgerpane.sandbox.drop_connection"  # environ flag read by the WSGI wrapper

@@ -1,7 +1,7 @@
 """This folder's app offers the sandbox provider (see tests/plugins/journey.py)."""
 import pytest
 
-from tests.plugins.journey import provider_app
+from tests.support.journey import provider_app
 
 
 @pytest.fixture

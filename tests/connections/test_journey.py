@@ -5,8 +5,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from server.models import Connection, OAuthHandoff, utcnow
-from tests.plugins.journey import CALLBACK
+from server.db.models import Connection, OAuthHandoff, utcnow
+from tests.support.journey import CALLBACK
 
 
 def test_catalog_offers_the_demo_company(client, workspace):

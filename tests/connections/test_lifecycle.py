@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from server.connectors import AuthRevoked
-from server.models import Connection, LedgerLine
+from server.db.models import Connection, LedgerLine
 
 
 def vault_of(app):

@@ -3,8 +3,8 @@ import itertools
 
 import pytest
 
-from server.connection_status import Event, TransitionRefused, apply, can
-from server.models import Connection, ConnectionStatus
+from server.connections.status import Event, TransitionRefused, apply, can
+from server.db.models import Connection, ConnectionStatus
 
 S = ConnectionStatus
 ALLOWED = {

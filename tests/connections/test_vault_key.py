@@ -3,7 +3,7 @@ import pytest
 from cryptography.fernet import InvalidToken
 
 from server.config import load_settings
-from server.vault import load_cipher
+from server.connections.vault import load_cipher
 
 
 def test_a_key_file_is_made_once_readable_only_by_the_service(tmp_path):

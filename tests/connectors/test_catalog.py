@@ -4,7 +4,7 @@ import pytest
 
 from server.config import Settings
 from server.connectors import UnknownProvider, catalog, get_provider, sandbox_credentials
-from server.connectors.xero import XeroConnector
+from server.connectors.xero.connector import XeroConnector
 
 
 def test_the_sandbox_is_offered_by_default_at_the_public_url():

@@ -6,13 +6,13 @@ import threading
 
 import pytest
 
-from server.connectors.errors import (
+from server.connectors.framework.errors import (
     AuthExpired,
     ProviderUnavailable,
     RateLimited,
     RequestRejected,
 )
-from server.connectors.http import HttpClient, RateLimits, RequestRecord, RetryPolicy, redact_url
+from server.connectors.framework.http import HttpClient, RateLimits, RequestRecord, RetryPolicy, redact_url
 from tests.connectors.scripted_server import Reply, ScriptedServer, VirtualClock
 
 ROOMY = RateLimits(per_window=1000, window_seconds=60, concurrent=10)

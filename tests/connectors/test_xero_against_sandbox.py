@@ -12,17 +12,17 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from server.connectors.base import month_ends
-from server.connectors.errors import (
+from server.connectors.framework.errors import (
     AuthExpired,
     AuthRevoked,
     OAuthStateMismatch,
     ProviderUnavailable,
     RateLimited,
 )
-from server.connectors.http import HttpClient, RateLimits, RequestRecord, RetryPolicy
-from server.connectors.xero import XeroConnector, XeroEndpoints
-from tests.plugins.sandbox import TEST_CLIENT, SandboxServer, make_test_config, running_sandbox
+from server.connectors.framework.http import HttpClient, RateLimits, RequestRecord, RetryPolicy
+from server.connectors.framework.streams import month_ends
+from server.connectors.xero.connector import XeroConnector, XeroEndpoints
+from tests.support.sandbox import TEST_CLIENT, SandboxServer, make_test_config, running_sandbox
 
 REDIRECT = TEST_CLIENT.redirect_uris[0]
 # The sandbox's "minute" is one second; our budget stays under its 60 calls and 5 in flight.

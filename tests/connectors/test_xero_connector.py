@@ -10,9 +10,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from server.connectors.errors import AuthRevoked, BadResponse, OAuthStateMismatch, ProviderUnavailable
-from server.connectors.http import HttpClient, RateLimits, RequestRecord, RetryPolicy
-from server.connectors.xero import (
+from server.connectors.framework.errors import AuthRevoked, BadResponse, OAuthStateMismatch, ProviderUnavailable
+from server.connectors.framework.http import HttpClient, RateLimits, RequestRecord, RetryPolicy
+from server.connectors.xero.connector import (
     Tracking,
     XeroConnector,
     XeroEndpoints,
@@ -342,7 +342,7 @@ def test_revocation_posts_the_refresh_token(server, xero):
 
 
 def test_json_numbers_decode_to_their_exact_literal():
-    from server.connectors.base import decode_json
+    from server.connectors.framework.streams import decode_json
 
     body = decode_json(b'{"big": 12345678901234567.8901, "cents": 0.10, "tiny": -1e-4, "count": 7}')
     assert body == {"big": Decimal("12345678901234567.8901"), "cents": Decimal("0.10"), "tiny": Decimal("-0.0001"),

@@ -2,7 +2,7 @@
 pulls to the ledger reader's helper process after the first page."""
 import pytest
 
-from tests.plugins.journey import provider_app
+from tests.support.journey import provider_app
 
 
 @pytest.fixture

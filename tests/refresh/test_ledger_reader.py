@@ -6,9 +6,9 @@ import time
 import pytest
 
 from server.connectors import ProviderUnavailable
-from server.ledger_reader import HelperFailed, ReadJob, read
 from server.mapping.ledger import LineMapper
-from server.store import Encoding
+from server.refresh.reader import HelperFailed, ReadJob, read
+from server.store.ledger import Encoding
 
 
 def reading(app, connection_id: int, tenant_id: str, *, pages_here: int, log: list, batch_rows: int = 500,

@@ -5,8 +5,8 @@ import socket
 import subprocess
 import sys
 
-from server.models import Connection, RefreshRun, RunStatus, utcnow
-from server.refresh import request_refresh
+from server.db.models import Connection, RefreshRun, RunStatus, utcnow
+from server.refresh.pipeline import request_refresh
 
 
 def stopping_run(db, connection_id: int, worker: str) -> int:

@@ -6,8 +6,8 @@ from decimal import Decimal
 
 from sqlalchemy import delete, func, select
 
-from server.models import Account, Entity, LedgerLine
-from server.store import staged_tables
+from server.db.models import Account, Entity, LedgerLine
+from server.store.ledger import staged_tables
 
 
 def run_refresh(journey, connection_id: int, body: dict | None = None, deadline: float = 60) -> dict:
@@ -211,7 +211,7 @@ def test_the_log_says_what_happened_per_entity_and_data_type_without_secrets(jou
     reconciled = next(e for e in events["items"] if e["data_type"] == "trial_balance")
     assert reconciled["status"] == "succeeded" and "every account agrees" in reconciled["detail"]
     with db.sessions() as session:
-        from server.models import Connection
+        from server.db.models import Connection
 
         token = app.extensions["ledgerpane"].vault.token_set(session.get(Connection, connection_id))
     raw = journey.client.get("/api/v1/log?per_page=200", headers=journey.headers).get_data(as_text=True)

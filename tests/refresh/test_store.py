@@ -7,8 +7,8 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from server.models import LedgerLine, RefreshRun
-from server.store import (
+from server.db.models import LedgerLine, RefreshRun
+from server.store.ledger import (
     LINE_COLUMNS,
     Encoding,
     Written,
@@ -111,7 +111,7 @@ def test_a_staged_batch_is_dropped_with_the_move_and_kept_if_the_move_rolls_back
 def test_a_run_sweeps_away_batches_staged_for_runs_that_stopped(journey, db):
     if db.backend != "postgresql":
         pytest.skip("only PostgreSQL stages batches")
-    from server.refresh import _drop_abandoned_batches, request_refresh
+    from server.refresh.pipeline import _drop_abandoned_batches, request_refresh
 
     connection_id = journey.connect()
     ended, _ = request_refresh(db.sessions, connection_id, trigger="manual", member_id=None)

@@ -8,7 +8,7 @@ import pytest
 import requests
 
 from server.sandbox import RateLimits
-from tests.plugins.sandbox import make_test_config, running_sandbox
+from tests.support.sandbox import make_test_config, running_sandbox
 
 
 def add_fault(sandbox, tenant_id: str, **fault) -> None:

@@ -14,7 +14,7 @@ from werkzeug.exceptions import NotFound
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
 from server.sandbox import SandboxClient, create_sandbox_app
-from tests.plugins.sandbox import SCOPE, TEST_CLIENT, make_test_config, running_sandbox, serving
+from tests.support.sandbox import SCOPE, TEST_CLIENT, make_test_config, running_sandbox, serving
 
 AUTHORIZE = "/xero/identity/connect/authorize"
 TOKEN = "/xero/identity/connect/token"

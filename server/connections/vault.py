@@ -1,0 +1,155 @@
+"""Provider tokens: encrypted at rest, refreshed in one place, rotation-safe.
+
+A token set (access token, refresh token, expiry) is stored encrypted on the connection row. Getting
+an access token refreshes it when it is about to expire, under two locks: a process lock (threads of
+one worker) and the connection row's write lock (other workers and machines), so one refresh token is
+never spent twice. The rotated token set is committed *before* the new access token is handed out:
+if we crash after the provider rotated, the old refresh token still works for Xero's grace period, but
+a lost new one would not.
+"""
+from __future__ import annotations
+
+import base64
+import os
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import orjson
+from cryptography.fernet import Fernet, InvalidToken
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from sqlalchemy.orm import Session, sessionmaker
+
+from server.config import Settings
+from server.connections.status import Event, apply, can
+from server.connectors.framework.errors import AuthRevoked
+from server.connectors.framework.oauth import OAuthClient
+from server.db.engine import lock_row
+from server.db.models import Connection
+
+EXPIRY_MARGIN_SECONDS = 120  # refresh a little early so a long page fetch never starts with a dying token
+
+
+class VaultError(Exception):
+    pass
+
+
+def load_cipher(settings: Settings) -> Fernet:
+    """The key comes from LEDGERPANE_SECRET_KEY, or from a key file generated once in var/ (0600)."""
+    if settings.secret_key:
+        derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"ledgerpane token vault").derive(
+            settings.secret_key.encode())
+        return Fernet(base64.urlsafe_b64encode(derived))
+    key_file = Path(settings.var_dir) / "secret.key"
+    if not key_file.is_file():
+        key_file.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process made it first: use theirs
+            pass
+        else:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(Fernet.generate_key())
+    return Fernet(key_file.read_bytes().strip())
+
+
+class Vault:
+    def __init__(self, cipher: Fernet, sessions: sessionmaker[Session],
+                 oauth_client_for: Callable[[Connection], OAuthClient]) -> None:
+        self.cipher = cipher
+        self._sessions = sessions
+        self._oauth_client_for = oauth_client_for
+        self._locks: dict[int, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
+
+    # --- storing and reading
+
+    def store(self, connection: Connection, token: dict[str, Any]) -> dict[str, Any]:
+        """Seal a token set onto the connection (the caller commits); returns what was kept."""
+        kept = {k: token[k] for k in ("access_token", "refresh_token", "expires_at", "token_type", "scope")
+                if token.get(k) is not None}
+        if "expires_at" not in kept and token.get("expires_in"):
+            kept["expires_at"] = int(time.time()) + int(token["expires_in"])
+        connection.token_ciphertext = self.cipher.encrypt(orjson.dumps(kept))
+        connection.token_version = (connection.token_version or 0) + 1
+        return kept
+
+    def erase(self, connection: Connection) -> None:
+        connection.token_ciphertext = None
+
+    def token_set(self, connection: Connection) -> dict[str, Any]:
+        if connection.token_ciphertext is None:
+            raise VaultError("this connection holds no credentials")
+        try:
+            return orjson.loads(self.cipher.decrypt(connection.token_ciphertext))
+        except InvalidToken:
+            raise VaultError("the stored credentials cannot be decrypted with this secret key") from None
+
+    # --- the one place tokens are refreshed
+
+    def get_access_token(self, connection_id: int, rejected: str | None = None) -> str:
+        """A valid access token. `rejected` is one the provider just refused (401): never hand it out again."""
+        return self._valid_token_set(connection_id, rejected)["access_token"]
+
+    def _valid_token_set(self, connection_id: int, rejected: str | None) -> dict[str, Any]:
+        with self._sessions() as session:
+            token = self.token_set(session.get(Connection, connection_id))
+        if _usable(token, rejected):
+            return token
+        with self._lock_for(connection_id), self._sessions() as session, session.begin():
+            lock_row(session, Connection, connection_id)  # a second worker waits, then finds it refreshed
+            connection = session.get(Connection, connection_id, populate_existing=True)
+            token = self.token_set(connection)
+            if _usable(token, rejected):
+                return token
+            try:
+                fresh = self._oauth_client_for(connection).refresh(token["refresh_token"])
+            except AuthRevoked as error:
+                refused = error
+            else:
+                kept = self.store(connection, {**fresh, "refresh_token": fresh.get("refresh_token")
+                                               or token["refresh_token"]})
+                connection.credential_status, connection.credential_detail = "active", ""
+                return kept
+        self._needs_reconnect(connection_id, refused)
+        raise refused
+
+    def _needs_reconnect(self, connection_id: int, error: AuthRevoked) -> None:
+        with self._sessions() as session, session.begin():
+            connection = session.get(Connection, connection_id)
+            if can(connection, Event.auth_failed):
+                apply(connection, Event.auth_failed, f"The provider refused our sign-in ({error.message}).")
+
+    def revoke(self, connection: Connection) -> None:
+        """Ask the provider to revoke the grant (best effort is the caller's choice)."""
+        token = self.token_set(connection)
+        self._oauth_client_for(connection).revoke(token["refresh_token"])
+
+    def _lock_for(self, connection_id: int) -> threading.Lock:
+        with self._locks_guard:
+            return self._locks.setdefault(connection_id, threading.Lock())
+
+    def token_source(self, connection_id: int) -> Callable[..., str]:
+        """What a connector calls for a token before every request, and again with one the provider refused.
+        It keeps the token set it was given until it nears expiry, rather than reading and decrypting the
+        row for every page of a long pull."""
+        held: dict[str, Any] = {}
+
+        def source(rejected: str | None = None) -> str:
+            token = held.get("token")
+            if token is None or not _usable(token, rejected):
+                held["token"] = token = self._valid_token_set(connection_id, rejected)
+            return token["access_token"]
+
+        return source
+
+
+def _usable(token: dict[str, Any], rejected: str | None) -> bool:
+    if rejected is not None and token["access_token"] == rejected:
+        return False
+    return token.get("expires_at") is not None and token["expires_at"] - time.time() >= EXPIRY_MARGIN_SECONDS
+
+

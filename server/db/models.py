@@ -1,0 +1,450 @@
+"""The workspace data model (DESIGN.md, "Workspace data model").
+
+Workspace -> members and their keys; connections -> entities (companies/ledgers) -> accounts;
+up to four custom dimensions with members; ledger lines at the grain of an FP&A fact table;
+and the bookkeeping of refreshes: sync cursors, refresh runs, integration-log events.
+"""
+from __future__ import annotations
+
+import enum
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    Numeric,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+AMOUNT_SCALE = 4  # four decimal places, as the providers send
+MAX_DIMENSIONS = 4
+UNMAPPED = "Unmapped"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator):
+    """Timestamps are stored and returned as aware UTC (SQLite would otherwise drop the zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are refused: pass an aware UTC datetime")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value
+
+
+class Amount(TypeDecorator):
+    """Money as Decimal end to end.
+
+    PostgreSQL stores NUMERIC(18,4). SQLite has no decimal type (SQLAlchemy would pass through
+    float), so there the amount is an exact integer count of 1/10,000ths; sums stay exact too.
+    """
+
+    impl = Numeric(18, AMOUNT_SCALE)
+    cache_ok = True
+    _factor = Decimal(10) ** AMOUNT_SCALE
+
+    def load_dialect_impl(self, dialect):
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(BigInteger())
+        return dialect.type_descriptor(Numeric(18, AMOUNT_SCALE, asdecimal=True))
+
+    def process_bind_param(self, value: Decimal | None, dialect) -> Any:
+        if value is None:
+            return None
+        value = Decimal(value).quantize(Decimal(1).scaleb(-AMOUNT_SCALE))
+        return int(value * self._factor) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect) -> Decimal | None:
+        if value is None:
+            return None
+        if dialect.name == "sqlite":
+            return (Decimal(int(value)) / self._factor).quantize(Decimal(1).scaleb(-AMOUNT_SCALE))
+        return Decimal(value)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON, list[Any]: JSON}
+
+
+# Enums are stored as plain strings: a new value needs no ALTER TYPE migration on PostgreSQL.
+class Role(enum.StrEnum):
+    admin = "admin"
+    member = "member"
+
+
+class ConnectionStatus(enum.StrEnum):
+    """See server/connections/status.py for the transitions between them."""
+
+    setup = "setup"
+    authenticated = "authenticated"
+    live = "live"
+    reauth_required = "reauth_required"
+    error = "error"
+    disconnected = "disconnected"
+
+
+class DataType(enum.StrEnum):
+    accounts = "accounts"
+    dimensions = "dimensions"
+    journals = "journals"
+    trial_balance = "trial_balance"
+    currencies = "currencies"
+
+
+class RunStatus(enum.StrEnum):
+    queued = "queued"
+    running = "running"
+    succeeded = "succeeded"
+    failed = "failed"
+    cancelled = "cancelled"
+
+
+class Workspace(Base):
+    __tablename__ = "workspace"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    base_currency: Mapped[str] = mapped_column(String(3), default="USD")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    members: Mapped[list[Member]] = relationship(back_populates="workspace")
+
+
+class Member(Base):
+    """A person in a workspace and what they may do there."""
+
+    __tablename__ = "member"
+    __table_args__ = (UniqueConstraint("workspace_id", "user"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspace.id", ondelete="CASCADE"), index=True)
+    user: Mapped[str] = mapped_column(String(320))  # email or login of the person
+    role: Mapped[str] = mapped_column(String(32), default=Role.member.value)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    workspace: Mapped[Workspace] = relationship(back_populates="members")
+
+
+class WorkspaceKey(Base):
+    """An API key of one member. Only a SHA-256 of the key is stored; the key is shown once."""
+
+    __tablename__ = "workspace_key"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("member.id", ondelete="CASCADE"), index=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))  # first characters, to tell keys apart in a list
+    label: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+    member: Mapped[Member] = relationship()
+
+
+class Connection(Base):
+    """One grant from one provider login. Deleting it keeps the row (deleted_at) so loaded data stays
+    attributed to its source; the tokens are erased."""
+
+    __tablename__ = "connection"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspace.id", ondelete="CASCADE"), index=True)
+    provider: Mapped[str] = mapped_column(String(40))
+    name: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(32), default=ConnectionStatus.setup.value)
+    status_detail: Mapped[str] = mapped_column(Text, default="")
+    business_account: Mapped[str] = mapped_column(String(320), default="")  # login/email of the grant
+    business_account_id: Mapped[str] = mapped_column(String(200), default="")
+    credential_status: Mapped[str] = mapped_column(String(16), default="none")  # none, active, error
+    credential_detail: Mapped[str] = mapped_column(Text, default="")
+    account_status: Mapped[str] = mapped_column(String(16), default="none")  # loading, none, ready, error
+    account_detail: Mapped[str] = mapped_column(Text, default="")
+    setup_fields: Mapped[dict[str, Any]] = mapped_column(default=dict)  # e.g. Business Central environment
+    data_types: Mapped[list[Any]] = mapped_column(default=lambda: [t.value for t in DataType])
+    # Vault: the token set, encrypted (server/connections/vault.py). Never serialised, never logged.
+    token_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
+    token_version: Mapped[int] = mapped_column(Integer, default=0)  # bumped on each rotation
+    schedule: Mapped[str | None] = mapped_column(String(100))  # cron expression in workspace timezone
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("member.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_authorized_at: Mapped[datetime | None]
+    last_successful_run_at: Mapped[datetime | None]
+    deleted_at: Mapped[datetime | None]
+
+    entities: Mapped[list[Entity]] = relationship(back_populates="connection", order_by="Entity.name")
+
+
+class Entity(Base):
+    """A company or ledger that a connection's grant covers; `selected` ones are refreshed."""
+
+    __tablename__ = "entity"
+    __table_args__ = (UniqueConstraint("connection_id", "provider_entity_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspace.id", ondelete="CASCADE"), index=True)
+    connection_id: Mapped[int] = mapped_column(ForeignKey("connection.id", ondelete="CASCADE"))
+    provider_entity_id: Mapped[str] = mapped_column(String(200))  # Xero tenantId, QBO realmId, ...
+    name: Mapped[str] = mapped_column(String(300))
+    kind: Mapped[str] = mapped_column(String(40), default="company")
+    base_currency: Mapped[str | None] = mapped_column(String(3))
+    currencies: Mapped[list[Any]] = mapped_column(default=list)  # codes the entity trades in
+    year_end_month: Mapped[int | None] = mapped_column(Integer)  # financial year end, from the provider
+    year_end_day: Mapped[int | None] = mapped_column(Integer)
+    selected: Mapped[bool] = mapped_column(Boolean, default=False)
+    available: Mapped[bool] = mapped_column(Boolean, default=True)  # still listed by the provider
+    listed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    connection: Mapped[Connection] = relationship(back_populates="entities")
+
+
+class Account(Base):
+    """An account of an entity's chart, as the provider has it."""
+
+    __tablename__ = "account"
+    __table_args__ = (UniqueConstraint("entity_id", "source_account_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspace.id", ondelete="CASCADE"), index=True)
+    connection_id: Mapped[int] = mapped_column(ForeignKey("connection.id", ondelete="CASCADE"))
+    entity_id: Mapped[int] = mapped_column(ForeignKey("entity.id", ondelete="CASCADE"))
+    source_account_id: Mapped[str] = mapped_column(String(200))
+    code: Mapped[str] = mapped_column(String(50), default="")
+    name: Mapped[str] = mapped_column(String(300))
+    account_type: Mapped[str] = mapped_column(String(50), default="")  # provider's type, e.g. REVENUE
+    account_class: Mapped[str] = mapped_column(String(50), default="")  # ASSET, LIABILITY, EQUITY, ...
+    status: Mapped[str] = mapped_column(String(20), default="active")
+    currency: Mapped[str | None] = mapped_column(String(3))
+    source_updated_at: Mapped[datetime | None]
+
+
+class Dimension(Base):
+    """A custom dimension of the workspace (department, region, ...). At most four, in slots 1-4."""
+
+    __tablename__ = "dimension"
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "position"),
+        UniqueConstraint("workspace_id", "name"),
+        CheckConstraint(f"position BETWEEN 1 AND {MAX_DIMENSIONS}", name="dimension_position_range"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspace.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)  # which of dim1..dim4 on a ledger line
+    name: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    members: Mapped[list[DimensionMember]] = relationship(back_populates="dimension", order_by="DimensionMember.name")
+
+
+class DimensionMember(Base):
+    """A member of a custom dimension. Every dimension has one `is_unmapped` member: provider values
+    that no mapping covers land there instead of being dropped."""
+
+    __tablename__ = "dimension_member"
+    __table_args__ = (UniqueConstraint("dimension_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dimension_id: Mapped[int] = mapped_column(ForeignKey("dimension.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    code: Mapped[str] = mapped_column(String(50), default="")
+    is_unmapped: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    dimension: Mapped[Dimension] = relationship(back_populates="members")
+
+
+class LedgerLine(Base):
+    """One general-ledger line, keyed by its source: (connection, entity, source_line_id).
+
+    The fact table carries no foreign keys: the refresh pipeline is its only writer and resolves every id,
+    and per-row FK checks cost more than half the load rate (benchmarks/refresh_full.py).
+    """
+
+    __tablename__ = "ledger_line"
+    __table_args__ = (
+        UniqueConstraint("connection_id", "entity_id", "source_line_id", name="ledger_line_source_key"),
+        Index("ledger_line_workspace_period", "workspace_id", "period", "account_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    workspace_id: Mapped[int] = mapped_column()
+    connection_id: Mapped[int] = mapped_column()
+    entity_id: Mapped[int] = mapped_column()
+    source_line_id: Mapped[str] = mapped_column(String(100))
+    source_journal_id: Mapped[str] = mapped_column(String(100), default="")
+    date: Mapped[date] = mapped_column(Date)
+    period: Mapped[date] = mapped_column(Date)  # first day of the accounting month
+    account_id: Mapped[int | None] = mapped_column()
+    dim1_member_id: Mapped[int | None] = mapped_column()
+    dim2_member_id: Mapped[int | None] = mapped_column()
+    dim3_member_id: Mapped[int | None] = mapped_column()
+    dim4_member_id: Mapped[int | None] = mapped_column()
+    amount: Mapped[Decimal] = mapped_column(Amount())
+    currency: Mapped[str] = mapped_column(String(3))
+    amount_base: Mapped[Decimal | None] = mapped_column(Amount())
+    description: Mapped[str] = mapped_column(Text, default="")
+    # The provider's dimension values as sent ("categoryId=optionId;..."), kept so that a changed
+    # dimension mapping can re-map lines without pulling the ledger again.
+    source_tracking: Mapped[str] = mapped_column(Text, default="")
+    run_id: Mapped[int | None] = mapped_column()
+    source_updated_at: Mapped[datetime | None]
+
+
+class SourceDimension(Base):
+    """A dimension as the provider has it (a Xero tracking category, a QuickBooks class list...)."""
+
+    __tablename__ = "source_dimension"
+    __table_args__ = (UniqueConstraint("entity_id", "source_dimension_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspace.id", ondelete="CASCADE"), index=True)
+    connection_id: Mapped[int] = mapped_column(ForeignKey("connection.id", ondelete="CASCADE"))
+    entity_id: Mapped[int] = mapped_column(ForeignKey("entity.id", ondelete="CASCADE"))
+    source_dimension_id: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(20), default="active")
+
+
+class SourceDimensionOption(Base):
+    __tablename__ = "source_dimension_option"
+    __table_args__ = (UniqueConstraint("source_dimension_id", "source_option_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source_dimension_id: Mapped[int] = mapped_column(ForeignKey("source_dimension.id", ondelete="CASCADE"))
+    source_option_id: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(20), default="active")
+
+
+class TrialBalanceLine(Base):
+    """The provider's own trial balance for a period: what the loaded ledger is reconciled against."""
+
+    __tablename__ = "trial_balance_line"
+    __table_args__ = (UniqueConstraint("entity_id", "period", "source_account_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspace.id", ondelete="CASCADE"), index=True)
+    connection_id: Mapped[int] = mapped_column(ForeignKey("connection.id"))
+    entity_id: Mapped[int] = mapped_column(ForeignKey("entity.id"))
+    period: Mapped[date] = mapped_column(Date)  # first day of the month
+    source_account_id: Mapped[str] = mapped_column(String(200))
+    account_code: Mapped[str] = mapped_column(String(50), default="")
+    account_name: Mapped[str] = mapped_column(String(300), default="")
+    # As the provider reports them at the period end: the balance (P&L accounts: year to date) as debit or
+    # credit, and the movement of the financial year to date, debit positive.
+    debit: Mapped[Decimal] = mapped_column(Amount())
+    credit: Mapped[Decimal] = mapped_column(Amount())
+    ytd_net: Mapped[Decimal] = mapped_column(Amount())
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("refresh_run.id", ondelete="SET NULL"))
+
+
+class SyncCursor(Base):
+    """How far a stream has been read, per connection x entity x stream. Advanced in the same
+    transaction as the rows it covers, so a crash resumes from the last committed batch."""
+
+    __tablename__ = "sync_cursor"
+    __table_args__ = (UniqueConstraint("connection_id", "entity_id", "stream"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    connection_id: Mapped[int] = mapped_column(ForeignKey("connection.id", ondelete="CASCADE"))
+    entity_id: Mapped[int] = mapped_column(ForeignKey("entity.id", ondelete="CASCADE"))
+    stream: Mapped[str] = mapped_column(String(60))
+    value: Mapped[str] = mapped_column(Text, default="")  # the stream's own encoding (offset, timestamp)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RefreshRun(Base):
+    __tablename__ = "refresh_run"
+    __table_args__ = (Index("refresh_run_connection_status", "connection_id", "status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspace.id", ondelete="CASCADE"), index=True)
+    connection_id: Mapped[int] = mapped_column(ForeignKey("connection.id"))
+    trigger: Mapped[str] = mapped_column(String(20))  # manual, initial, scheduled
+    mode: Mapped[str] = mapped_column(String(20), default="incremental")  # incremental, full, repull
+    requested_by: Mapped[int | None] = mapped_column(ForeignKey("member.id", ondelete="SET NULL"))
+    status: Mapped[str] = mapped_column(String(32), default=RunStatus.queued.value)
+    needs_attention: Mapped[bool] = mapped_column(Boolean, default=False)
+    queued_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    streams: Mapped[list[Any] | None] = mapped_column(JSON)  # None: every enabled stream; else these only
+    since: Mapped[date | None] = mapped_column(Date)  # re-pull from this date (mode "repull")
+    worker: Mapped[str] = mapped_column(String(200), default="")  # host:pid running it
+    heartbeat_at: Mapped[datetime | None]  # moved on every commit; a silent run is presumed dead
+    progress: Mapped[dict[str, Any]] = mapped_column(default=dict)  # pages, rows read, rows written
+    counters: Mapped[dict[str, Any]] = mapped_column(default=dict)  # per stream
+    error: Mapped[str] = mapped_column(Text, default="")
+
+
+class LogEvent(Base):
+    """An integration-log event: what one run did for one entity and data type."""
+
+    __tablename__ = "log_event"
+    __table_args__ = (Index("log_event_workspace_time", "workspace_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspace.id", ondelete="CASCADE"))
+    connection_id: Mapped[int] = mapped_column(ForeignKey("connection.id"), index=True)
+    entity_id: Mapped[int | None] = mapped_column(ForeignKey("entity.id"))
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("refresh_run.id", ondelete="SET NULL"))
+    data_type: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(20))  # succeeded, failed, needs_attention
+    rows_inserted: Mapped[int] = mapped_column(Integer, default=0)
+    rows_updated: Mapped[int] = mapped_column(Integer, default=0)
+    rows_deleted: Mapped[int] = mapped_column(Integer, default=0)
+    pages: Mapped[int] = mapped_column(Integer, default=0)
+    duration_ms: Mapped[int] = mapped_column(Integer, default=0)
+    endpoints: Mapped[list[Any]] = mapped_column(default=list)  # method, url (no secrets), status, ms, attempt
+    detail: Mapped[str] = mapped_column(Text, default="")  # error or change summary in plain words
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class OAuthHandoff(Base):
+    """One consent attempt: the dialog's start link, the `state` sent to the provider and the PKCE
+    verifier, bound to the connection and the member who asked, single-use, expiring in 10 minutes.
+    Only hashes of the start token and state are stored; the verifier is encrypted by the vault."""
+
+    __tablename__ = "oauth_handoff"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspace.id", ondelete="CASCADE"), index=True)
+    connection_id: Mapped[int] = mapped_column(ForeignKey("connection.id", ondelete="CASCADE"), index=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("member.id", ondelete="CASCADE"))
+    purpose: Mapped[str] = mapped_column(String(20))  # connect, reconnect
+    start_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    state_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    browser_hash: Mapped[str | None] = mapped_column(String(64))  # the dialog's cookie, set at start
+    verifier_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    outcome: Mapped[str] = mapped_column(String(20), default="")  # connected, denied, failed

@@ -1,0 +1,270 @@
+"""Reads a ledger (the journals stream) in a helper process, while the refresh writes what it has read.
+
+Why a process: pulling a page (HTTP, JSON with exact decimals, records, rows) and writing it are both
+Python work, so in two threads of one interpreter they take turns and their costs add up; in two
+processes they run side by side on two cores. benchmarks/refresh_full.py measures the difference.
+
+The helper builds its own connector and token source from the same settings (the vault serialises token
+refreshes across processes with the connection row's lock), maps pages with the mapper it was handed,
+and sends batches of rows, each with the cursor that follows it, through a pipe. On PostgreSQL it copies
+each batch into a table of its own first (store.stage_lines) and sends the table's name instead: the COPY
+then runs on a second database session, beside the run's merge of the batch before, and no rows cross
+the pipe. The refresh commits a batch and its cursor together, exactly as before, so a crash of either
+process loses nothing that was committed. If the refresh stops, it ends the helper; if the refresh's
+process dies, the helper's next send fails and it exits.
+"""
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import pickle
+import queue
+import resource
+import threading
+import traceback
+from collections.abc import Generator, Iterator
+from dataclasses import dataclass, field, replace
+from datetime import date
+from typing import Any
+
+from server.config import Settings
+from server.connectors.framework.http import RequestRecord, TokenSource
+from server.connectors.framework.streams import Connector, gc_paused
+from server.mapping.ledger import LineMapper
+from server.store.ledger import StagedLines, drop_staged, stage_lines
+
+# A fresh interpreter, forked from a server that imported our modules once, so starting a helper
+# costs milliseconds, and no lock held by one of the service's threads is copied into it.
+_context = multiprocessing.get_context("forkserver")
+_context.set_forkserver_preload(["server.refresh.reader", "server.runtime"])
+
+
+_peak_rss_kib = 0  # the largest any helper of this process reported: its memory is not in our own peak
+
+
+def _note_peak(kib: int) -> None:
+    global _peak_rss_kib
+    _peak_rss_kib = max(_peak_rss_kib, kib)
+
+
+def helpers_peak_rss_mib() -> float:
+    """The highest peak resident memory a helper of this process reported (benchmarks print it)."""
+    return _peak_rss_kib / 1024
+
+
+def warm_up(wait: bool = False) -> None:
+    """Start the process helpers are forked from, so the first refresh does not wait for its imports
+    (about half a second). Returns at once, or with `wait` once it can fork (benchmarks measure a
+    running service). Idempotent."""
+    from multiprocessing import forkserver
+
+    forkserver.ensure_running()
+    if wait:
+        ready = _context.Process(target=int, name="ledger-reader-warm-up")
+        ready.start()
+        ready.join()
+
+
+AHEAD = 2  # batches taken off the pipe before the refresh asks for them
+
+
+@dataclass
+class ReadJob:
+    settings: Settings
+    provider: str
+    connection_id: int
+    tenant_id: str
+    cursor: str | None
+    options: dict[str, Any]
+    mapper: LineMapper
+    batch_rows: int
+    stage: bool = False  # a helper stages its batches in the database (PostgreSQL)
+
+
+@dataclass
+class Batch:
+    rows: list[tuple]
+    unknown: list[Any]  # lines whose account the chart does not have yet
+    cursor: str | None  # where the stream stands once these rows are committed
+    pages: int
+    rows_read: int
+    calls: list[RequestRecord]  # the requests made for these rows, as the integration log shows them
+    staged: StagedLines | None = None  # the rows, already in a table of their own (then `rows` is empty)
+
+    @property
+    def lines(self) -> int:
+        return len(self.rows) + len(self.unknown) + (self.staged.lines if self.staged else 0)
+
+
+@dataclass
+class _End:
+    periods: set[date] = field(default_factory=set)
+    peak_rss_kib: int = 0
+
+
+@dataclass
+class _Failed:
+    error: BaseException
+    calls: list[RequestRecord]  # since the last batch: the failed attempts are what the log must show
+
+
+class HelperFailed(Exception):
+    """Something other than the provider went wrong in the helper; its traceback is the message."""
+
+
+def read(job: ReadJob, log: list[RequestRecord], connector: Connector, token: TokenSource,
+         pages_here: int) -> Iterator[Batch]:
+    """The journals of one entity in batches, until the stream is read; every request made is added to
+    `log`. The first `pages_here` pages are read here, with the refresh's own connector and token: most
+    refreshes are incremental and end within them, and starting a helper would cost more than it saves. A pull
+    that goes on is handed to a helper from the cursor reached. Raises what the pull raised (provider
+    errors keep their type). Closing the iterator early ends the helper."""
+    calls: list[RequestRecord] = []
+    pages = connector.pull("journals", token=token, tenant_id=job.tenant_id, cursor=job.cursor,
+                           options=job.options, log=calls)
+    try:
+        batches = _batches(pages, job, calls, max_pages=pages_here)
+        while True:
+            try:
+                batch = next(batches)
+            except StopIteration as stop:
+                ended = stop.value
+                break
+            log.extend(batch.calls)
+            job = replace(job, cursor=batch.cursor)
+            yield batch
+    finally:
+        log.extend(calls)  # the attempts of a failed request
+        pages.close()
+    if not ended:
+        yield from _read_in_a_helper(job, log)
+
+
+def _read_in_a_helper(job: ReadJob, log: list[RequestRecord]) -> Iterator[Batch]:
+    receiver, sender = _context.Pipe(duplex=False)
+    helper = _context.Process(target=_read_in_helper, args=(job, sender), name="ledger-reader", daemon=True)
+    helper.start()
+    sender.close()  # ours is the reading end only: if the helper dies, recv() says so
+    # A thread takes batches off the pipe as soon as they are ready, so the helper reads on while a
+    # slow batch is written (up to AHEAD batches). They wait as the pickled bytes that came through the
+    # pipe, far smaller than the rows they hold, and are unpickled when their turn comes: memory stays
+    # nearly flat when the writing falls behind (a 1M-line load peaked at 144 MiB before, 117-122 after).
+    arrived: queue.Queue = queue.Queue(maxsize=AHEAD)
+    taker = threading.Thread(target=_take, args=(receiver, arrived), name="ledger-reader-pipe", daemon=True)
+    taker.start()
+    periods: set[date] = set()
+    try:
+        while True:
+            item = arrived.get()
+            if item is _CLOSED:
+                helper.join(timeout=5)
+                raise HelperFailed(f"the ledger reader stopped unexpectedly (exit code {helper.exitcode})")
+            item = pickle.loads(item)
+            if isinstance(item, Batch):
+                log.extend(item.calls)
+                yield item
+                del item  # before the next batch is unpickled: one batch of rows at a time
+            elif isinstance(item, _End):
+                periods = item.periods
+                _note_peak(item.peak_rss_kib)
+                break
+            else:
+                log.extend(item.calls)
+                raise item.error
+    finally:
+        if helper.is_alive():
+            helper.terminate()
+        helper.join(timeout=10)
+        receiver.close()
+        while taker.is_alive():  # let a taker blocked on a full queue see the end
+            with contextlib.suppress(queue.Empty):
+                arrived.get(timeout=0.05)
+        taker.join()
+    job.mapper.encoding.periods_seen.update(periods)
+
+
+_CLOSED = object()  # the pipe ended: the helper exited (after its last message, or not)
+
+
+def _take(receiver: Any, arrived: queue.Queue) -> None:
+    while True:
+        try:
+            arrived.put(receiver.recv_bytes())
+        except (EOFError, OSError):  # the helper exited or died, or we closed the pipe
+            arrived.put(_CLOSED)
+            return
+
+
+def _batches(pages: Iterator[Any], job: ReadJob, calls: list[RequestRecord],
+             max_pages: int | None = None) -> Generator[Batch, None, bool]:
+    """Pages mapped into batches of about `job.batch_rows` lines, each with the cursor after it and the
+    requests made for it (taken from `calls`, which the pull appends to). Returns whether the pull
+    ended (rather than `max_pages` being reached).
+
+    The first batch is an eighth of the size and each next one twice the last, up to `job.batch_rows`:
+    the writer, idle until a batch arrives, starts sooner (0.7 s sooner on a helper's first batch)."""
+    rows: list[tuple] = []
+    unknown: list[Any] = []
+    count = read_lines = 0
+    cursor = job.cursor
+    ended = True
+    size = max(1, job.batch_rows // 8)
+    for number, page in enumerate(pages, 1):
+        mapped, missing = job.mapper.rows(page.records)
+        rows += mapped
+        unknown += missing
+        cursor, count, read_lines = page.cursor, count + 1, read_lines + len(page.records)
+        if len(rows) + len(unknown) >= size:
+            yield Batch(rows, unknown, cursor, count, read_lines, calls[:])
+            rows, unknown, calls[:] = [], [], []
+            count = read_lines = 0
+            size = min(size * 2, job.batch_rows)
+        if number == max_pages:
+            ended = False
+            break
+    if rows or unknown or count:
+        yield Batch(rows, unknown, cursor, count, read_lines, calls[:])
+        calls.clear()
+    return ended
+
+
+def _read_in_helper(job: ReadJob, out: Any) -> None:
+    from server.runtime import Services
+
+    services = Services(job.settings, in_helper=True)
+    calls: list[RequestRecord] = []
+    database = services.engine.connect() if job.stage else None
+    try:
+        connector = services.connector(job.provider)
+        pages = connector.pull("journals", token=services.vault.token_source(job.connection_id),
+                               tenant_id=job.tenant_id, cursor=job.cursor, options=job.options, log=calls)
+        with gc_paused():
+            for number, batch in enumerate(_batches(pages, job, calls), 1):
+                if database is not None and batch.rows and not batch.unknown:  # unknown accounts: the run adds them
+                    batch.staged = stage_lines(database, job.mapper.run_id, job.mapper.entity_id, number, batch.rows)
+                    database.commit()
+                    batch.rows = []
+                try:
+                    out.send(batch)
+                except BrokenPipeError:
+                    if batch.staged:  # nobody will move it: the refresh is gone
+                        drop_staged(database, [batch.staged.table])
+                        database.commit()
+                    raise
+        out.send(_End(job.mapper.encoding.periods_seen, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))
+    except BrokenPipeError:
+        return  # the refresh is gone: nobody to tell
+    except Exception as error:  # noqa: BLE001 - every failure is handed to the refresh, which reports it
+        from server.connectors import ProviderError
+
+        if not isinstance(error, ProviderError):
+            error = HelperFailed("".join(traceback.format_exception(error)))
+        else:
+            error.response = None  # not worth carrying across (and not always picklable)
+        error.__traceback__ = None
+        with contextlib.suppress(BrokenPipeError):
+            out.send(_Failed(error, calls))
+    finally:
+        if database is not None:
+            database.close()
+        services.engine.dispose()

@@ -1,0 +1,460 @@
+"""The workspace's connected data sources: the list, adding one, and its actions.
+
+Every query is scoped to the caller's workspace: another workspace's connection answers 404.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime, timedelta
+from typing import Literal
+
+from flask_openapi3 import APIBlueprint, Tag
+from pydantic import BaseModel, Field
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from server.access.keys import Caller, current_caller, require_admin
+from server.connections.entities import selected_entities, sync_entities
+from server.connections.handoff import begin
+from server.connections.status import Event, TransitionRefused, apply, can
+from server.connectors import ProviderError, ProviderOption, catalog
+from server.db.engine import request_session
+from server.db.models import Account, Connection, ConnectionStatus, DataType, LogEvent, utcnow
+from server.runtime import services
+from server.web.common import BEARER, ERRORS, OptionalBody, PageQuery, StrictModel
+from server.web.errors import ApiError, not_found
+
+log = logging.getLogger(__name__)
+bp = APIBlueprint("connections", __name__, url_prefix="/api/v1", abp_tags=[Tag(name="Connections")],
+                  abp_security=BEARER, abp_responses={**ERRORS, 409: ERRORS[404]})
+
+S = ConnectionStatus
+WITH_CREDENTIALS = frozenset({S.authenticated, S.live, S.error})  # may refresh, list and select entities
+
+
+# --- what the API shows of a connection
+
+class EntityRef(BaseModel):
+    id: int
+    name: str
+
+
+class CredentialStatus(BaseModel):
+    state: Literal["none", "active", "error"]
+    detail: str = ""
+
+
+class AccountStatus(BaseModel):
+    state: Literal["loading", "none", "ready", "error"]
+    accounts: int = Field(description="Accounts loaded across the selected entities.")
+    label: str = Field(description="What the list shows, e.g. `12 accounts`.")
+
+
+class ConnectionOut(BaseModel):
+    id: int
+    name: str
+    provider: str
+    provider_name: str
+    status: str = Field(description="setup, authenticated, live, reauth_required, error or disconnected.")
+    status_detail: str
+    business_account: str = Field(description="The login that granted access at the provider.")
+    business_account_id: str
+    credential_status: CredentialStatus
+    account_status: AccountStatus
+    selected_entities: list[EntityRef]
+    data_types: list[str]
+    schedule: str | None
+    next_run_at: datetime | None
+    created_at: datetime
+    last_authorized_at: datetime | None
+    last_successful_run_at: datetime | None
+    records_last_30_days: int
+    actions: list[str] = Field(description="What the caller may do now: refresh, reconnect, select_entities, "
+                                           "sync_entities, choose_data_types, disconnect, delete.")
+
+
+class ConnectionList(BaseModel):
+    items: list[ConnectionOut]
+    total: int
+    page: int
+    per_page: int
+
+
+def allowed_actions(connection: Connection, caller: Caller, has_selection: bool) -> list[str]:
+    status = S(connection.status)
+    actions = []
+    if status in WITH_CREDENTIALS and has_selection:
+        actions.append("refresh")
+    actions.append("reconnect")
+    if status in WITH_CREDENTIALS:
+        actions += ["select_entities", "sync_entities"]
+    actions.append("choose_data_types")
+    if caller.is_admin:
+        if can(connection, Event.disconnected):
+            actions.append("disconnect")
+        actions.append("delete")
+    return actions
+
+
+def _records_last_30_days(session: Session, connection_ids: list[int]) -> dict[int, int]:
+    since = utcnow() - timedelta(days=30)
+    rows = session.execute(
+        select(LogEvent.connection_id, func.sum(LogEvent.rows_inserted + LogEvent.rows_updated))
+        .where(LogEvent.connection_id.in_(connection_ids), LogEvent.created_at >= since)
+        .group_by(LogEvent.connection_id))
+    return {connection_id: int(total or 0) for connection_id, total in rows}
+
+
+def _account_counts(session: Session, connection_ids: list[int]) -> dict[int, int]:
+    rows = session.execute(select(Account.connection_id, func.count()).where(Account.connection_id.in_(connection_ids))
+                           .group_by(Account.connection_id))
+    return dict(rows.all())
+
+
+def _account_status(connection: Connection, accounts: int) -> AccountStatus:
+    if connection.account_status == "error":
+        return AccountStatus(state="error", accounts=accounts, label=connection.account_detail or "Error")
+    if accounts:
+        return AccountStatus(state="ready", accounts=accounts, label=f"{accounts} account{'s' * (accounts != 1)}")
+    if connection.account_status == "loading":
+        return AccountStatus(state="loading", accounts=0, label="Loading")
+    return AccountStatus(state="none", accounts=0, label="No accounts")
+
+
+def _offered() -> dict[str, ProviderOption]:
+    """The providers configured now. A connection to one no longer configured still shows (by its key)."""
+    return {option.key: option for option in catalog(services().settings)}
+
+
+def describe(session: Session, connections: list[Connection]) -> list[dict]:
+    ids = [c.id for c in connections]
+    records, accounts = _records_last_30_days(session, ids), _account_counts(session, ids)
+    caller = current_caller()
+    offered = _offered()
+    described = []
+    for connection in connections:
+        selected = selected_entities(connection)
+        option = offered.get(connection.provider)
+        provider_name = option.display_name if option else connection.provider
+        described.append(ConnectionOut(
+            id=connection.id, name=connection.name, provider=connection.provider, provider_name=provider_name,
+            status=connection.status, status_detail=connection.status_detail,
+            business_account=connection.business_account, business_account_id=connection.business_account_id,
+            credential_status=CredentialStatus(state=connection.credential_status,
+                                               detail=connection.credential_detail),
+            account_status=_account_status(connection, accounts.get(connection.id, 0)),
+            selected_entities=[EntityRef(id=e.id, name=e.name) for e in selected],
+            data_types=connection.data_types, schedule=connection.schedule, next_run_at=None,
+            created_at=connection.created_at, last_authorized_at=connection.last_authorized_at,
+            last_successful_run_at=connection.last_successful_run_at,
+            records_last_30_days=records.get(connection.id, 0),
+            actions=allowed_actions(connection, caller, bool(selected)),
+        ).model_dump(mode="json"))
+    return described
+
+
+def find_connection(connection_id: int) -> Connection:
+    """The caller's connection, or 404 (also for another workspace's and for deleted ones)."""
+    connection = request_session().get(Connection, connection_id)
+    if connection is None or connection.workspace_id != current_caller().workspace_id or connection.deleted_at:
+        raise not_found("connection")
+    return connection
+
+
+def refuse(message: str) -> ApiError:
+    return ApiError(409, "not_allowed_now", message)
+
+
+# --- the list
+
+SORTABLE = ("name", "provider", "business_account", "created_at", "last_authorized_at", "last_successful_run_at",
+            "schedule", "records_last_30_days")
+
+
+class ConnectionQuery(PageQuery):
+    q: str | None = Field(None, max_length=200, description="Search name, provider and business account.")
+    sort: Literal[SORTABLE] = "name"  # type: ignore[valid-type]
+    order: Literal["asc", "desc"] = "asc"
+
+
+class ConnectionPath(BaseModel):
+    connection_id: int
+
+
+@bp.get("/connections", responses={200: ConnectionList})
+def list_connections(query: ConnectionQuery):
+    """The workspace's data sources, searched, sorted and paged."""
+    session = request_session()
+    where = [Connection.workspace_id == current_caller().workspace_id, Connection.deleted_at.is_(None)]
+    if query.q:
+        pattern = f"%{query.q.lower()}%"
+        where.append(or_(*(func.lower(column).like(pattern) for column in
+                           (Connection.name, Connection.provider, Connection.business_account))))
+    if query.sort == "records_last_30_days":
+        since = utcnow() - timedelta(days=30)
+        column = (select(func.coalesce(func.sum(LogEvent.rows_inserted + LogEvent.rows_updated), 0))
+                  .where(LogEvent.connection_id == Connection.id, LogEvent.created_at >= since)
+                  .scalar_subquery())
+    else:
+        column = getattr(Connection, query.sort)
+    ordered = column.asc() if query.order == "asc" else column.desc()
+    total = session.scalar(select(func.count()).select_from(Connection).where(*where))
+    rows = session.scalars(select(Connection).where(*where).order_by(ordered, Connection.id)
+                           .offset((query.page - 1) * query.per_page).limit(query.per_page)).all()
+    return ConnectionList(items=describe(session, rows), total=total, page=query.page,
+                          per_page=query.per_page).model_dump(mode="json")
+
+
+@bp.get("/connections/<int:connection_id>", responses={200: ConnectionOut})
+def get_connection(path: ConnectionPath):
+    """One data source."""
+    return describe(request_session(), [find_connection(path.connection_id)])[0]
+
+
+# --- adding a source
+
+class NewConnection(StrictModel):
+    provider: str = Field(description="A provider key from `GET /api/v1/providers`.")
+    name: str | None = Field(None, min_length=1, max_length=200)
+    setup: dict[str, str] = Field(default_factory=dict, description="The provider's setup fields, if any.")
+
+
+class Handoff(BaseModel):
+    connection: ConnectionOut
+    authorize_url: str = Field(description="Open this (on our origin) in the Office dialog to start consent.")
+
+
+@bp.post("/connections", responses={201: Handoff})
+def create_connection(body: NewConnection):
+    """Add a data source: creates it in `setup` and returns the link that starts the provider's consent."""
+    caller = current_caller()
+    option = _offered().get(body.provider)
+    if option is None:
+        raise ApiError(422, "unknown_provider", f"No provider {body.provider!r} is offered here.", "provider")
+    required = {f.name for f in option.setup_fields if f.required}
+    known = {f.name for f in option.setup_fields}
+    for name in body.setup:
+        if name not in known:
+            raise ApiError(422, "unknown_field", f"{option.display_name} has no setup field {name!r}.", f"setup.{name}")
+    for name in sorted(required - body.setup.keys()):
+        raise ApiError(422, "missing_field", f"{option.display_name} needs {name} before consent.", f"setup.{name}")
+    session = request_session()
+    connection = Connection(workspace_id=caller.workspace_id, provider=option.key,
+                            name=body.name or option.display_name, setup_fields=body.setup,
+                            created_by=caller.member_id, data_types=list(option.data_types))
+    session.add(connection)
+    session.flush()
+    url = begin(session, connection, caller.member_id, "connect")
+    session.commit()
+    return {"connection": describe(session, [connection])[0], "authorize_url": url}, 201
+
+
+@bp.post("/connections/<int:connection_id>/reconnect", responses={200: Handoff})
+def reconnect(path: ConnectionPath):
+    """A new consent for this source, keeping its selections, mappings and data."""
+    connection = find_connection(path.connection_id)
+    session = request_session()
+    url = begin(session, connection, current_caller().member_id, "reconnect")
+    session.commit()
+    return {"connection": describe(session, [connection])[0], "authorize_url": url}
+
+
+# --- companies and ledgers
+
+class EntityOut(BaseModel):
+    id: int
+    provider_entity_id: str
+    name: str
+    kind: str
+    selected: bool
+    available: bool = Field(description="False when the provider no longer lists it (its data stays).")
+
+
+class EntityList(BaseModel):
+    items: list[EntityOut]
+
+
+class EntitySelection(StrictModel):
+    selected_ids: list[int] = Field(description="The entities to bring in; all others are deselected.")
+
+
+def _entity_list(connection: Connection) -> dict:
+    return EntityList(items=[EntityOut.model_validate(e, from_attributes=True) for e in connection.entities]
+                      ).model_dump()
+
+
+def _require_credentials(connection: Connection) -> None:
+    if S(connection.status) not in WITH_CREDENTIALS:
+        raise refuse(f"{connection.name} is {connection.status.replace('_', ' ')}: "
+                     + ("reconnect it first." if connection.status != S.setup else "finish the consent first."))
+
+
+@bp.get("/connections/<int:connection_id>/entities", responses={200: EntityList})
+def list_entities(path: ConnectionPath):
+    """The companies/ledgers the grant covers; the ones being brought in are selected."""
+    return _entity_list(find_connection(path.connection_id))
+
+
+@bp.put("/connections/<int:connection_id>/entities", responses={200: EntityList})
+def select_entities(path: ConnectionPath, body: EntitySelection):
+    """Choose which companies/ledgers to bring in."""
+    connection = find_connection(path.connection_id)
+    _require_credentials(connection)
+    by_id = {entity.id: entity for entity in connection.entities}
+    for index, entity_id in enumerate(body.selected_ids):
+        if entity_id not in by_id:
+            raise ApiError(422, "unknown_entity", f"Entity {entity_id} is not one this connection lists.",
+                           f"selected_ids.{index}")
+        if not by_id[entity_id].available:
+            raise ApiError(422, "entity_unavailable", f"{by_id[entity_id].name} is no longer offered by the "
+                           "provider.", f"selected_ids.{index}")
+    for entity in connection.entities:
+        entity.selected = entity.id in set(body.selected_ids)
+    request_session().commit()
+    return _entity_list(connection)
+
+
+@bp.post("/connections/<int:connection_id>/entities/sync", responses={200: EntityList})
+def sync_connection_entities(path: ConnectionPath):
+    """List the companies/ledgers again at the provider ("Sync accounts"), keeping selections."""
+    connection = find_connection(path.connection_id)
+    _require_credentials(connection)
+    session = request_session()
+    vault, connector = services().vault, services().connector(connection.provider)
+    try:
+        companies = connector.list_companies(vault.token_source(connection.id))
+    except ProviderError as error:
+        session.rollback()
+        raise ApiError(502, "provider_error", f"{connection.name}: the provider did not answer the company list "
+                       f"({error.message}).") from None
+    sync_entities(session, connection, companies)
+    session.commit()
+    return _entity_list(connection)
+
+
+# --- data types
+
+class DataTypeOut(BaseModel):
+    key: str
+    enabled: bool
+
+
+class DataTypeList(BaseModel):
+    items: list[DataTypeOut]
+
+
+class DataTypeChoice(StrictModel):
+    enabled: list[DataType] = Field(min_length=1, description="The data types to pull; at least one.")
+
+
+def _data_types_offered(connection: Connection) -> list[str]:
+    option = _offered().get(connection.provider)
+    return list(option.data_types) if option else list(connection.data_types)
+
+
+def _data_types(connection: Connection) -> dict:
+    return DataTypeList(items=[DataTypeOut(key=t, enabled=t in connection.data_types)
+                               for t in _data_types_offered(connection)]).model_dump()
+
+
+@bp.get("/connections/<int:connection_id>/data-types", responses={200: DataTypeList})
+def get_data_types(path: ConnectionPath):
+    """The data types this source offers, and which of them the refresh pulls."""
+    return _data_types(find_connection(path.connection_id))
+
+
+@bp.put("/connections/<int:connection_id>/data-types", responses={200: DataTypeList})
+def set_data_types(path: ConnectionPath, body: DataTypeChoice):
+    """Choose which data types the refresh pulls."""
+    connection = find_connection(path.connection_id)
+    offered = _data_types_offered(connection)
+    for index, data_type in enumerate(body.enabled):
+        if data_type.value not in offered:
+            raise ApiError(422, "not_offered", f"{connection.name} does not offer {data_type.value}.",
+                           f"enabled.{index}")
+    connection.data_types = [t for t in offered if t in {d.value for d in body.enabled}]
+    request_session().commit()
+    return _data_types(connection)
+
+
+# --- disconnect and delete (admins)
+
+@bp.post("/connections/<int:connection_id>/disconnect", responses={200: ConnectionOut})
+def disconnect(path: ConnectionPath):
+    """Stop refreshing this source; its data stays and it can be reconnected."""
+    require_admin()
+    connection = find_connection(path.connection_id)
+    try:
+        apply(connection, Event.disconnected, "Disconnected by an admin; no refresh runs until reconnected.")
+    except TransitionRefused as refused:
+        raise refuse(str(refused)) from None
+    session = request_session()
+    session.commit()
+    return describe(session, [connection])[0]
+
+
+class Deleted(BaseModel):
+    id: int
+    deleted: bool
+    revoked_at_provider: bool
+    detail: str
+
+
+@bp.delete("/connections/<int:connection_id>", responses={200: Deleted})
+def delete_connection(path: ConnectionPath):
+    """Remove this source: revoke the grant at the provider where possible and erase the tokens.
+    Loaded data stays, still reported and attributed to this source."""
+    require_admin()
+    connection = find_connection(path.connection_id)
+    revoked, detail = False, "There was no sign-in to revoke."
+    if connection.token_ciphertext is not None:
+        try:
+            services().vault.revoke(connection)
+            revoked, detail = True, "The provider revoked our access."
+        except ProviderError as error:
+            # The tokens are erased below either way; say plainly that the provider may still list us.
+            detail = (f"The provider did not confirm the revocation ({error.message}); remove Ledgerpane from the "
+                      "provider's connected apps to be sure.")
+            log.warning("connection %s: revocation failed: %s", connection.id, error)
+    services().vault.erase(connection)
+    connection.deleted_at = utcnow()
+    connection.status_detail = "Deleted; its data stays."
+    request_session().commit()
+    return Deleted(id=connection.id, deleted=True, revoked_at_provider=revoked, detail=detail).model_dump()
+
+
+# --- refresh (the play button)
+
+class RefreshRequest(OptionalBody):
+    mode: Literal["incremental", "full", "repull"] = Field(
+        "incremental", description="incremental: what changed since the last run (default); full: all history; "
+                                   "repull: the given streams again, from `since`.")
+    streams: list[DataType] | None = Field(None, description="For a re-pull: the data types to pull again.")
+    since: date | None = Field(None, description="For a re-pull: changes since this date.")
+
+
+class RefreshStarted(BaseModel):
+    run_id: int
+    created: bool = Field(description="False when a run of this connection was already queued or running, or was "
+                                      "cancelled and has not stopped yet (run_id is that run).")
+
+
+@bp.post("/connections/<int:connection_id>/refresh", responses={202: RefreshStarted})
+def refresh(path: ConnectionPath, body: RefreshRequest):
+    """Refresh now. One run per connection at a time: asking again returns the active run."""
+    from server.refresh.pipeline import request_refresh
+
+    connection = find_connection(path.connection_id)
+    _require_credentials(connection)
+    if not selected_entities(connection):
+        raise refuse(f"{connection.name} has no company or ledger selected: choose at least one first.")
+    if body.mode == "repull" and (not body.streams or body.since is None):
+        raise ApiError(422, "missing_field", "A re-pull needs the data types to pull again and a date.",
+                       "streams" if not body.streams else "since")
+    request_session().commit()  # release the read before the run takes the connection's lock
+    run_id, created = request_refresh(
+        services().sessions, connection.id, trigger="manual", member_id=current_caller().member_id, mode=body.mode,
+        streams=[s.value for s in body.streams] if body.streams else None, since=body.since)
+    if created:
+        services().start_refresh(run_id)
+    return RefreshStarted(run_id=run_id, created=created).model_dump(), 202

@@ -1,0 +1,126 @@
+"""The pages of the OAuth handoff that run in the Office dialog: start and callback.
+
+These are browser pages, not API calls: they carry no workspace key. The start link is single-use
+and made by an authenticated API call; the callback trusts nothing but the state it can find.
+"""
+from __future__ import annotations
+
+import base64
+import logging
+
+import orjson
+from flask import Blueprint, make_response, redirect, render_template, request
+
+from server.connections.entities import sync_entities
+from server.connections.handoff import COOKIE, LIFETIME, HandoffRefused, claim, start, verifier
+from server.connections.status import Event, apply
+from server.connectors import ProviderError
+from server.db.engine import request_session
+from server.db.models import Connection
+from server.runtime import services
+
+log = logging.getLogger(__name__)
+bp = Blueprint("oauth", __name__, url_prefix="/oauth")
+
+
+def public_url() -> str:
+    return (services().settings.public_url or request.host_url).rstrip("/")
+
+
+def redirect_uri(provider: str) -> str:
+    return f"{public_url()}/oauth/callback/{provider}"
+
+
+@bp.get("/start/<int:connection_id>")
+def start_consent(connection_id: int):
+    session = request_session()
+    connection = session.get(Connection, connection_id)
+    if connection is None or connection.deleted_at is not None:
+        return _page("refused", "This sign-in link is not valid", "Start again from the Connections page.",
+                     status=404)
+    client = services().connector(connection.provider).oauth
+    try:
+        started = start(session, connection_id, request.args.get("handoff", ""), client,
+                        redirect_uri(connection.provider), services().vault.cipher)
+    except HandoffRefused as refused:
+        return _page("refused", "This sign-in link cannot be used", str(refused), status=400)
+    session.commit()
+    response = redirect(started.provider_url)
+    response.set_cookie(COOKIE, started.browser_token, max_age=int(LIFETIME.total_seconds()), httponly=True,
+                        secure=public_url().startswith("https://"), samesite="Lax", path="/oauth/callback")
+    return response
+
+
+@bp.get("/callback/<provider>")
+def callback(provider: str):
+    session = request_session()
+    try:
+        handoff = claim(session, provider, request.args.get("state"), request.cookies.get(COOKIE))
+    except HandoffRefused as refused:
+        return _page("refused", "This sign-in was refused", str(refused), status=400)
+    session.commit()  # the state is spent before anything else happens: a replay finds it used
+    connection = session.get(Connection, handoff.connection_id)
+    if request.args.get("error"):
+        handoff.outcome = "denied"
+        session.commit()
+        denied = request.args["error"] == "access_denied"
+        message = ("You declined access, so nothing was connected. You can try again from the Connections page."
+                   if denied else "The provider could not complete the sign-in. Try again from the Connections page.")
+        return _page("refused", "Access was not granted" if denied else "Sign-in failed", message,
+                     connection_id=connection.id, status=200 if denied else 400)
+    try:
+        _connect(session, connection, handoff)
+    except ProviderError as error:
+        session.rollback()
+        handoff.outcome = "failed"
+        session.commit()
+        log.warning("connection %s: sign-in failed at the provider: %s", connection.id, error)
+        return _page("failed", "Sign-in failed", f"{connection.name}: the provider did not complete the sign-in "
+                     f"({error.message}). Try again from the Connections page.", connection_id=connection.id,
+                     status=502)
+    handoff.outcome = "connected"
+    session.commit()
+    count = sum(1 for entity in connection.entities if entity.available)
+    return _page("connected", f"{connection.name} is connected",
+                 f"We found {count} {'company' if count == 1 else 'companies'}. Choose which to bring in.",
+                 connection_id=connection.id)
+
+
+def _connect(session, connection: Connection, handoff) -> None:
+    """Exchange the code, keep the tokens in the vault, and list the companies the grant covers."""
+    vault = services().vault
+    connector = services().connector(connection.provider)
+    state = request.args.get("state")
+    token = connector.oauth.exchange_code(
+        redirect_uri=redirect_uri(connection.provider), code=request.args.get("code", ""), returned_state=state,
+        expected_state=state, code_verifier=verifier(handoff, vault.cipher))
+    vault.store(connection, token)
+    companies = connector.list_companies(lambda rejected=None: token["access_token"])
+    sync_entities(session, connection, companies)
+    connection.business_account, connection.business_account_id = business_account(token)
+    apply(connection, Event.authorized)
+
+
+def business_account(token: dict) -> tuple[str, str]:
+    """Who consented, for the list (login and id), from the OpenID id_token when the provider sends one.
+    Read for display only, never to decide access, so its signature is not checked here."""
+    id_token = token.get("id_token")
+    if not id_token or id_token.count(".") != 2:
+        return "", ""
+    try:
+        claims = orjson.loads(base64.urlsafe_b64decode(id_token.split(".")[1] + "=="))
+    except ValueError:
+        return "", ""
+    login = claims.get("email") or claims.get("preferred_username") or ""
+    return str(login)[:320], str(claims.get("xero_userid") or claims.get("sub") or "")[:200]
+
+
+def _page(outcome: str, title: str, message: str, connection_id: int | None = None, status: int = 200):
+    payload = {"source": "ledgerpane", "kind": "oauth-result", "outcome": outcome, "connection_id": connection_id,
+               "message": message}
+    body = render_template("oauth_result.html", outcome=outcome, title=title, message=message, payload=payload,
+                           origin=public_url())
+    response = make_response(body, status)
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"  # the callback URL holds a code: never pass it on
+    return response
