@@ -5,6 +5,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from server.config import Settings
+from server.connectors.framework.connector import Company, Connector
 from server.connectors.framework.errors import (
     AuthExpired,
     AuthRevoked,
@@ -16,7 +17,7 @@ from server.connectors.framework.errors import (
     RequestRejected,
 )
 from server.connectors.framework.http import HttpClient, RateLimits, RequestRecord
-from server.connectors.framework.streams import Company, Connector, DataType, Page
+from server.connectors.framework.streams import DataType, Page
 from server.connectors.xero.connector import XERO_LIMITS, XeroConnector, XeroEndpoints
 
 __all__ = [

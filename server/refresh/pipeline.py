@@ -28,7 +28,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from server.config import Settings
 from server.connections.status import Event, apply
 from server.connectors import AuthRevoked, Connector, ProviderError
-from server.connectors.framework.streams import Stream, gc_paused, month_ends
+from server.connectors.framework.parsing import gc_paused, month_ends
+from server.connectors.framework.streams import Stream
 from server.db.engine import lock_row, transaction
 from server.db.models import (
     Account,

@@ -28,8 +28,9 @@ from datetime import date
 from typing import Any
 
 from server.config import Settings
+from server.connectors.framework.connector import Connector
 from server.connectors.framework.http import RequestRecord, TokenSource
-from server.connectors.framework.streams import Connector, gc_paused
+from server.connectors.framework.parsing import gc_paused
 from server.mapping.ledger import LineMapper
 from server.store.ledger import StagedLines, drop_staged, stage_lines
 

@@ -20,7 +20,7 @@ from server.connectors.framework.errors import (
     RateLimited,
 )
 from server.connectors.framework.http import HttpClient, RateLimits, RequestRecord, RetryPolicy
-from server.connectors.framework.streams import month_ends
+from server.connectors.framework.parsing import month_ends
 from server.connectors.xero.connector import XeroConnector, XeroEndpoints
 from tests.support.sandbox import TEST_CLIENT, SandboxServer, make_test_config, running_sandbox
 

@@ -342,7 +342,7 @@ def test_revocation_posts_the_refresh_token(server, xero):
 
 
 def test_json_numbers_decode_to_their_exact_literal():
-    from server.connectors.framework.streams import decode_json
+    from server.connectors.framework.parsing import decode_json
 
     body = decode_json(b'{"big": 12345678901234567.8901, "cents": 0.10, "tiny": -1e-4, "count": 7}')
     assert body == {"big": Decimal("12345678901234567.8901"), "cents": Decimal("0.10"), "tiny": Decimal("-0.0001"),

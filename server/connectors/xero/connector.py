@@ -14,20 +14,13 @@ from typing import Any
 
 import msgspec
 
+from server.connectors.framework.connector import Company, Connector
 from server.connectors.framework.errors import BadResponse
 from server.connectors.framework.http import HttpClient, RateLimits, RequestRecord, TokenSource
 from server.connectors.framework.oauth import OAuthClient, OAuthEndpoints
-from server.connectors.framework.streams import (
-    Company,
-    Connector,
-    EachOption,
-    Incremental,
-    OffsetByKey,
-    Options,
-    PageRequest,
-    Stream,
-    to_decimal,
-)
+from server.connectors.framework.paginators import EachOption, OffsetByKey, Options, PageRequest
+from server.connectors.framework.parsing import to_decimal
+from server.connectors.framework.streams import Incremental, Stream
 
 # Read-only accounting plus a refresh token. Apps created on/after 2 March 2026 must ask for the granular
 # report scope (the broad `accounting.reports.read` then fails with invalid_scope); older apps may use

@@ -1,0 +1,149 @@
+"""The connector framework: providers declare streams; this module owns the pull loop.
+
+A provider package declares its OAuth endpoints and scopes, how to list the companies a grant covers,
+its dimension kinds and its streams (path, where records sit in a page, paginator, incremental key,
+record role), and overrides a hook only where its API is odd. Paging, retries, rate limits, endpoint
+capture and cursors live here and in `http.py`, once.
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from server.connectors.framework.errors import BadResponse, ProviderError
+from server.connectors.framework.http import (
+    HttpClient,
+    RateLimits,
+    RequestRecord,
+    Response,
+    TokenSource,
+    default_client,
+)
+from server.connectors.framework.oauth import OAuthClient
+from server.connectors.framework.paginators import Options
+from server.connectors.framework.parsing import UnexpectedShape, decode_json, gc_paused
+from server.connectors.framework.streams import DATA_TYPES, DataType, Page, Stream
+
+
+@dataclass(frozen=True)
+class Company:
+    """A company / tenant / ledger a grant covers."""
+
+    provider_entity_id: str
+    name: str
+    kind: str
+    connection_id: str | None = None
+
+
+class Connector(ABC):
+    """A provider. Subclasses declare the class attributes and implement `list_companies`."""
+
+    key: ClassVar[str]
+    display_name: ClassVar[str]
+    auth_kind: ClassVar[str] = "oauth2"
+    scopes: ClassVar[tuple[str, ...]] = ()
+    uses_pkce: ClassVar[bool] = False
+    dimension_kinds: ClassVar[tuple[str, ...]] = ()
+    streams: ClassVar[tuple[Stream, ...]] = ()
+    rate_limits: RateLimits
+    api_base: str
+    oauth: OAuthClient
+
+    def __init__(self, *, http: HttpClient | None = None, rate_limits: RateLimits | None = None) -> None:
+        self.http = http or default_client()
+        if rate_limits is not None:
+            self.rate_limits = rate_limits
+
+    @classmethod
+    def data_types(cls) -> tuple[DataType, ...]:
+        declared = {s.data_type for s in cls.streams}
+        return tuple(t for t in DATA_TYPES if t in declared)
+
+    def stream(self, name: str) -> Stream:
+        for stream in self.streams:
+            if stream.name == name:
+                return stream
+        raise KeyError(f"{self.key} has no stream {name!r}")
+
+    @abstractmethod
+    def list_companies(self, token: TokenSource, log: list[RequestRecord] | None = None) -> list[Company]:
+        """The companies / tenants / ledgers the grant covers."""
+
+    def request_headers(self, tenant_id: str) -> dict[str, str]:
+        """Headers every data call of this tenant carries (Xero: xero-tenant-id)."""
+        return {"Accept": "application/json"}
+
+    def rate_key(self, tenant_id: str) -> str:
+        return f"{self.key}:{tenant_id}"
+
+    def get(
+        self,
+        url: str,
+        *,
+        token: TokenSource,
+        tenant_id: str,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        log: list[RequestRecord] | None = None,
+    ) -> tuple[Response, RequestRecord]:
+        return self.http.request(
+            "GET", url, rate_key=self.rate_key(tenant_id), limits=self.rate_limits, token=token,
+            params=params, headers={**self.request_headers(tenant_id), **(headers or {})}, log=log,
+        )
+
+    def decode(self, response: Response, endpoint: str, shape: Any = Any) -> Any:
+        try:
+            return decode_json(response.content, shape)
+        except UnexpectedShape as exc:
+            raise BadResponse(f"unexpected record shape: {exc}", endpoint=endpoint, status=response.status_code,
+                              response=response) from exc
+        except ValueError as exc:
+            raise BadResponse("response is not JSON", endpoint=endpoint, status=response.status_code,
+                              response=response) from exc
+
+    def pull(
+        self,
+        stream: str | Stream,
+        *,
+        token: TokenSource,
+        tenant_id: str,
+        cursor: str | None = None,
+        options: Options | None = None,
+        log: list[RequestRecord] | None = None,
+    ) -> Iterator[Page]:
+        """Pages of parsed records, each with the cursor to store once that page is committed.
+
+        A generator holding one page at a time: memory stays flat however long the history."""
+        stream = self.stream(stream) if isinstance(stream, str) else stream
+        options = options or {}
+        request = stream.paginator.first(cursor, options)
+        number = 0
+        while request is not None:
+            page_log: list[RequestRecord] = []
+            url = request.url or self.api_base + stream.path
+            params = None if request.url else stream.request_params(cursor, request, options)
+            try:
+                response, record = self.get(url, token=token, tenant_id=tenant_id, params=params,
+                                            headers=stream.request_headers(cursor, options), log=page_log)
+            except ProviderError:
+                if log is not None:
+                    log.extend(page_log)  # the failed attempts are what the integration log must show
+                raise
+            with gc_paused():
+                body = self.decode(response, record.endpoint, stream.body_type)
+                raw = stream.extract_records(body)
+                try:
+                    records = [out for item in raw for out in stream.parse_record(item, request)]
+                except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
+                    raise BadResponse(f"{stream.name}: unexpected record shape: {exc!r}",
+                                      endpoint=record.endpoint, status=response.status_code) from exc
+            record.rows = len(records)
+            if log is not None:
+                log.extend(page_log)
+            cursor = stream.cursor_after(cursor, raw)
+            if raw:
+                number += 1
+                yield Page(stream.name, number, records, cursor, page_log)
+            request = stream.paginator.next(request, body, raw, options)
