@@ -24,9 +24,10 @@ from server.connections.entities import sync_entities
 from server.connections.status import Event, apply
 from server.db.engine import make_engine, transaction, upgrade
 from server.db.models import Connection
-from server.refresh.pipeline import execute, request_refresh
-from server.refresh.reader import warm_up
-from server.runtime import Services
+from server.refresh.helpers import warm_up
+from server.refresh.pipeline import execute
+from server.refresh.runs import request_refresh
+from server.runtime import Runtime
 from server.sandbox.config import DEMO_CLIENT
 
 ORIGIN = "http://bench.local"
@@ -115,7 +116,7 @@ def settle(database_url: str) -> None:
 
 @dataclass
 class Bench:
-    services: Services
+    services: Runtime
     connection_id: int
     sandbox_url: str
 
@@ -135,15 +136,15 @@ class Bench:
 
 def connect(database_url: str, sandbox_url: str, var_dir: Path, **settings: Any) -> Bench:
     """A workspace with the sandbox's organisation connected and selected, as after the consent dialog."""
-    services = Services(load_settings({"database_url": database_url, "var_dir": var_dir, "sandbox": False,
+    services = Runtime(load_settings({"database_url": database_url, "var_dir": var_dir, "sandbox": False,
                                        "sandbox_url": sandbox_url, "public_url": ORIGIN,
                                        "sandbox_rate_scale": 1e-6, **settings}))
     warm_up(wait=True)  # a service that has been running: its reader helpers fork without waiting for imports
     connector = services.connector("xero-sandbox")
     redirect = f"{ORIGIN}/oauth/callback/xero-sandbox"
-    consent = connector.oauth.authorization_url(redirect)
+    consent = connector.auth.authorization_url(redirect)
     back = parse_qs(urlsplit(requests.get(consent.url, allow_redirects=False, timeout=30).headers["Location"]).query)
-    token = connector.oauth.exchange_code(redirect_uri=redirect, code=back["code"][0], returned_state=back["state"][0],
+    token = connector.auth.exchange_code(redirect_uri=redirect, code=back["code"][0], returned_state=back["state"][0],
                                           expected_state=consent.state, code_verifier=consent.code_verifier)
     with transaction(services.sessions) as session:
         workspace, _ = create_workspace(session, "Benchmark", "bench@localhost")

@@ -37,10 +37,10 @@ def serve_sandbox(lines: int, ready: multiprocessing.Queue) -> None:
 
 def connect(xero: XeroConnector) -> str:
     redirect = DEMO_CLIENT.redirect_uris[0]
-    request = xero.oauth.authorization_url(redirect)
+    request = xero.auth.authorization_url(redirect)
     back = requests.get(request.url, allow_redirects=False, timeout=30).headers["Location"]
     callback = parse_qs(urlsplit(back).query)
-    tokens = xero.oauth.exchange_code(redirect_uri=redirect, code=callback["code"][0],
+    tokens = xero.auth.exchange_code(redirect_uri=redirect, code=callback["code"][0],
                                       returned_state=callback["state"][0], expected_state=request.state,
                                       code_verifier=request.code_verifier)
     return tokens["access_token"]

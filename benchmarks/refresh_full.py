@@ -20,7 +20,7 @@ from pathlib import Path
 
 from benchmarks.harness import connect, database, peak_rss_mib, sandbox, settle
 from server.db.engine import make_engine
-from server.refresh.reader import helpers_peak_rss_mib
+from server.refresh.helpers import helpers_peak_rss_mib
 from server.store.ledger import _SQLITE_UPSERT, LINE_COLUMNS, copy_types
 
 

@@ -24,6 +24,8 @@ def main() -> None:
 
 
 def _migrated(settings: Settings):
+    if not settings.database_url:
+        keep_private(settings)
     engine = make_engine(settings.effective_database_url)
     upgrade(engine)
     return make_sessionmaker(engine)
@@ -115,24 +117,25 @@ def sandbox(host: str, port: int, lines: int, redirect_uris: tuple[str, ...]) ->
 @click.option("--mode", type=click.Choice(["incremental", "full"]), default="incremental", show_default=True)
 def refresh(connection_id: int, mode: str) -> None:
     from server.db.models import Connection
-    from server.refresh.pipeline import execute, request_refresh
-    from server.runtime import Services
+    from server.refresh.pipeline import execute
+    from server.refresh.runs import request_refresh
+    from server.runtime import Runtime
 
     settings = load_settings()
-    services = Services(settings)
+    runtime = Runtime(settings)
     try:
-        with transaction(services.sessions) as session:
+        with transaction(runtime.sessions) as session:
             if session.get(Connection, connection_id) is None:
                 raise click.BadParameter(f"no connection {connection_id}", param_hint="CONNECTION_ID")
-        run_id, created = request_refresh(services.sessions, connection_id, trigger="manual", member_id=None,
+        run_id, created = request_refresh(runtime.sessions, connection_id, trigger="manual", member_id=None,
                                           mode=mode)
         if not created:
             raise click.ClickException(f"run {run_id} of this connection is already under way")
         click.echo(f"Run {run_id}: {mode} refresh started")
-        status = execute(services, run_id)
+        status = execute(runtime, run_id)
         click.echo(f"Run {run_id}: {status}")
     finally:
-        services.close()
+        runtime.close()
     if status != "succeeded":
         raise SystemExit(1)
 
@@ -173,6 +176,20 @@ def _embedded_workspace_key(settings: Settings, sessions) -> str:
         key = create_key(session, admin, label="printed by ledgerpane serve")
     _write_private(key_file, key)
     return key
+
+
+def keep_private(settings: Settings) -> None:
+    """The embedded default keeps everything in var/: the database (sealed tokens), the vault key and the
+    workspace key. Only this user may list the folder (0700) or read the database (0600); SQLite gives its
+    journal and WAL files the database file's mode. A deployment keeps its vault key in LEDGERPANE_SECRET_KEY."""
+    var = Path(settings.var_dir)
+    var.mkdir(parents=True, exist_ok=True)
+    var.chmod(0o700)
+    database = var / "ledgerpane.db"
+    os.close(os.open(database, os.O_WRONLY | os.O_CREAT, 0o600))
+    for path in (database, database.with_name(database.name + "-wal"), database.with_name(database.name + "-shm")):
+        if path.exists():
+            path.chmod(0o600)
 
 
 def _write_private(path: Path, text: str) -> None:

@@ -6,7 +6,8 @@ Everything the service needs to know about where it runs lives here, so that not
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, fields, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +28,13 @@ class Settings:
     sandbox: bool = True  # mount the built-in provider emulator at /sandbox
     log_level: str = "INFO"
     sandbox_url: str = ""  # where the sandbox answers; empty: <public_url>/sandbox (mounted in-process)
-    xero_client_id: str = ""  # with a secret, the real Xero appears in the provider catalog
-    xero_client_secret: str = ""
+    redis_url: str = ""  # REDIS_URL: rate-limit counters shared by every worker; empty: in memory (one process)
+    # Per client (address), in the notation of the `limits` package: failed workspace keys, and OAuth page views.
+    rate_limit_failed_keys: str = "10 per minute; 50 per hour"
+    rate_limit_oauth: str = "30 per minute"
+    # Provider key -> (client id, client secret) of our app registered there, from <KEY>_CLIENT_ID and
+    # <KEY>_CLIENT_SECRET (a key's dashes as underscores). A provider appears in the catalog once it has both.
+    app_credentials: Mapping[str, tuple[str, str]] = field(default_factory=dict)
     refresh_workers: int = 2  # refresh runs at the same time in one process
     refresh_batch_rows: int = 20_000  # ledger lines per commit: large enough that commits do not dominate
     refresh_overlap_records: int = 20  # offset cursors re-read this many records back
@@ -55,8 +61,9 @@ _ENV = {
     "LEDGERPANE_SANDBOX": ("sandbox", _bool),
     "LEDGERPANE_LOG_LEVEL": ("log_level", str),
     "LEDGERPANE_SANDBOX_URL": ("sandbox_url", str),
-    "XERO_CLIENT_ID": ("xero_client_id", str),
-    "XERO_CLIENT_SECRET": ("xero_client_secret", str),
+    "REDIS_URL": ("redis_url", str),
+    "LEDGERPANE_RATE_LIMIT_FAILED_KEYS": ("rate_limit_failed_keys", str),
+    "LEDGERPANE_RATE_LIMIT_OAUTH": ("rate_limit_oauth", str),
     "LEDGERPANE_REFRESH_WORKERS": ("refresh_workers", int),
     "LEDGERPANE_REFRESH_BATCH_ROWS": ("refresh_batch_rows", int),
     "LEDGERPANE_REFRESH_OVERLAP_RECORDS": ("refresh_overlap_records", int),
@@ -70,10 +77,19 @@ def load_settings(overrides: dict[str, Any] | None = None, env_file: str | Path 
     """Defaults, then `.env`, then the process environment, then explicit overrides (tests)."""
     values: dict[str, Any] = {}
     sources = [dotenv_values(env_file) if Path(env_file).is_file() else {}, os.environ]
+    credentials: dict[str, tuple[str, str]] = {}
     for source in sources:
         for name, (attr, parse) in _ENV.items():
             if source.get(name):
                 values[attr] = parse(source[name])
+        for name, value in source.items():
+            if name.endswith("_CLIENT_ID") and value:
+                prefix = name.removesuffix("_CLIENT_ID")
+                key = prefix.lower().replace("_", "-")
+                secret = source.get(f"{prefix}_CLIENT_SECRET") or credentials.get(key, ("", ""))[1]
+                credentials[key] = (value, secret)
+    if credentials:
+        values["app_credentials"] = credentials
     known = {f.name for f in fields(Settings)}
     for key, value in (overrides or {}).items():
         if key not in known:

@@ -1,51 +1,57 @@
-"""What the running service holds for its lifetime: settings, database, vault, connectors."""
+"""What a running process holds for its lifetime: settings, the database, the vault, connectors, the job queue.
+
+The service, a `ledgerpane` command and a reader helper process each build one `Runtime`. It imports no
+feature that runs work (the refresh pipeline takes a runtime, not the other way round), so nothing here
+can pull the pipeline into an import circle.
+"""
 from __future__ import annotations
 
-import threading
-from concurrent.futures import ThreadPoolExecutor
+from typing import Protocol
 
 from flask import current_app
 
 from server.config import Settings
 from server.connections.vault import Vault, load_cipher
-from server.connectors import Connector, get_provider
+from server.connectors import Connector, connector_for
 from server.db.engine import make_engine, make_sessionmaker
-from server.refresh.reader import warm_up
+from server.db.models import Connection
 
 
-class Services:
-    """What the app holds for its lifetime, reached as `current_app.extensions["ledgerpane"]`."""
+class JobQueue(Protocol):
+    """Where refresh runs are carried out. `submit` hands over a queued run's id and returns at once;
+    whoever executes it, the database's one-run-per-connection rule has the last word."""
 
-    def __init__(self, settings: Settings, *, in_helper: bool = False) -> None:
-        """`in_helper`: for a ledger reader's helper process, which only pulls and starts no helpers."""
+    def submit(self, run_id: int) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class Runtime:
+    """Reached in a request as `runtime()`; elsewhere passed by whoever built it."""
+
+    jobs: JobQueue  # set by whoever runs the process (the app factory: the in-process thread pool)
+
+    def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.engine = make_engine(settings.effective_database_url)
         self.sessions = make_sessionmaker(self.engine)
-        self.vault = Vault(load_cipher(settings), self.sessions, lambda c: self.connector(c.provider).oauth)
-        self._connectors: dict[str, Connector] = {}
-        self._connectors_guard = threading.Lock()
-        # Refresh runs execute here, off the request threads; a distributed worker can replace this later.
-        self._runs = ThreadPoolExecutor(max_workers=settings.refresh_workers, thread_name_prefix="refresh")
-        if not in_helper:
-            warm_up()  # the ledger reader's process helpers (server/refresh/reader.py)
+        self.vault = Vault(load_cipher(settings), self.sessions, lambda connection: self.connector_for(connection).auth)
 
-    def start_refresh(self, run_id: int) -> None:
-        from server.refresh.pipeline import execute
+    def connector_for(self, connection: Connection) -> Connector:
+        """A connector for this connection, from its provider and stored setup (cheap: it holds no state of
+        its own; rate budgets live in the process-wide HTTP client)."""
+        return self.connector(connection.provider, connection.setup_fields)
 
-        self._runs.submit(execute, self, run_id)
+    def connector(self, provider: str, setup: dict[str, str] | None = None) -> Connector:
+        return connector_for(self.settings, provider, setup)
 
     def close(self) -> None:
-        self._runs.shutdown(wait=True, cancel_futures=False)
+        jobs = getattr(self, "jobs", None)
+        if jobs is not None:
+            jobs.close()
         self.engine.dispose()
 
-    def connector(self, provider: str) -> Connector:
-        """One connector per provider per process: its rate limiter must see every call to a tenant."""
-        with self._connectors_guard:
-            if provider not in self._connectors:
-                self._connectors[provider] = get_provider(self.settings, provider).factory()
-            return self._connectors[provider]
 
-
-def services() -> Services:
-    """The services of the app handling the current request."""
+def runtime() -> Runtime:
+    """The runtime of the app handling the current request."""
     return current_app.extensions["ledgerpane"]

@@ -18,7 +18,7 @@ from cryptography.fernet import Fernet
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from server.connectors.framework.oauth import OAuthClient
+from server.connectors.framework.auth import AuthFlow
 from server.db.models import Connection, OAuthHandoff, utcnow
 
 LIFETIME = timedelta(minutes=10)
@@ -51,7 +51,7 @@ class Started:
     browser_token: str  # set as the dialog's cookie; the callback must bring it back
 
 
-def start(session: Session, connection_id: int, start_token: str, client: OAuthClient, redirect_uri: str,
+def start(session: Session, connection_id: int, start_token: str, flow: AuthFlow, redirect_uri: str,
           cipher: Fernet) -> Started:
     handoff = session.scalar(select(OAuthHandoff).where(OAuthHandoff.start_hash == _digest(start_token or "-")))
     if handoff is None or handoff.connection_id != connection_id:
@@ -59,7 +59,7 @@ def start(session: Session, connection_id: int, start_token: str, client: OAuthC
     _check_open(handoff)
     if handoff.started_at is not None:
         raise HandoffRefused("This sign-in link has already been used. Start again from the Connections page.")
-    request = client.authorization_url(redirect_uri)
+    request = flow.authorization_url(redirect_uri)
     browser_token = secrets.token_urlsafe(32)
     handoff.started_at = utcnow()
     handoff.state_hash = _digest(request.state)

@@ -15,6 +15,7 @@ S = ConnectionStatus
 class Event(enum.StrEnum):
     authorized = "authorized"  # OAuth callback succeeded (first consent or reconnect)
     refresh_succeeded = "refresh_succeeded"
+    refresh_partly_succeeded = "refresh_partly_succeeded"  # some entities failed: live, with why beside it
     refresh_failed = "refresh_failed"  # after retries, for a reason other than auth
     auth_failed = "auth_failed"  # the provider refused our refresh token (invalid_grant, revoked)
     disconnected = "disconnected"  # the user stopped it; data stays
@@ -24,6 +25,7 @@ class Event(enum.StrEnum):
 TRANSITIONS: dict[Event, tuple[frozenset[S], S]] = {
     Event.authorized: (frozenset(S), S.authenticated),
     Event.refresh_succeeded: (frozenset({S.authenticated, S.live, S.error}), S.live),
+    Event.refresh_partly_succeeded: (frozenset({S.authenticated, S.live, S.error}), S.live),
     Event.refresh_failed: (frozenset({S.authenticated, S.live, S.error}), S.error),
     Event.auth_failed: (frozenset({S.authenticated, S.live, S.error}), S.reauth_required),
     Event.disconnected: (frozenset({S.authenticated, S.live, S.error, S.reauth_required}), S.disconnected),
@@ -32,6 +34,7 @@ TRANSITIONS: dict[Event, tuple[frozenset[S], S]] = {
 _VERB = {
     Event.authorized: "authorise",
     Event.refresh_succeeded: "mark as refreshed",
+    Event.refresh_partly_succeeded: "mark as partly refreshed",
     Event.refresh_failed: "mark as failed",
     Event.auth_failed: "ask to reconnect",
     Event.disconnected: "disconnect",

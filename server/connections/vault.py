@@ -1,7 +1,8 @@
-"""Provider tokens: encrypted at rest, refreshed in one place, rotation-safe.
+"""Provider credentials: encrypted at rest, renewed in one place, rotation-safe.
 
-A token set (access token, refresh token, expiry) is stored encrypted on the connection row. Getting
-an access token refreshes it when it is about to expire, under two locks: a process lock (threads of
+A connection's credential (whatever its sign-in flow keeps: an OAuth token set, a token cache) is
+sealed whole onto the connection row; the vault never reads inside it but through the flow. Getting
+an access token renews the credential when the token is about to expire, under two locks: a process lock (threads of
 one worker) and the connection row's write lock (other workers and machines), so one refresh token is
 never spent twice. The rotated token set is committed *before* the new access token is handed out:
 if we crash after the provider rotated, the old refresh token still works for Xero's grace period, but
@@ -15,7 +16,6 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import orjson
 from cryptography.fernet import Fernet, InvalidToken
@@ -25,9 +25,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from server.config import Settings
 from server.connections.status import Event, apply, can
+from server.connectors.framework.auth import AuthFlow, Credential
 from server.connectors.framework.errors import AuthRevoked
-from server.connectors.framework.oauth import OAuthClient
-from server.db.engine import lock_row
+from server.db.engine import lock_row, transaction
 from server.db.models import Connection
 
 EXPIRY_MARGIN_SECONDS = 120  # refresh a little early so a long page fetch never starts with a dying token
@@ -58,29 +58,24 @@ def load_cipher(settings: Settings) -> Fernet:
 
 class Vault:
     def __init__(self, cipher: Fernet, sessions: sessionmaker[Session],
-                 oauth_client_for: Callable[[Connection], OAuthClient]) -> None:
+                 flow_for: Callable[[Connection], AuthFlow]) -> None:
         self.cipher = cipher
         self._sessions = sessions
-        self._oauth_client_for = oauth_client_for
+        self._flow_for = flow_for
         self._locks: dict[int, threading.Lock] = {}
         self._locks_guard = threading.Lock()
 
     # --- storing and reading
 
-    def store(self, connection: Connection, token: dict[str, Any]) -> dict[str, Any]:
-        """Seal a token set onto the connection (the caller commits); returns what was kept."""
-        kept = {k: token[k] for k in ("access_token", "refresh_token", "expires_at", "token_type", "scope")
-                if token.get(k) is not None}
-        if "expires_at" not in kept and token.get("expires_in"):
-            kept["expires_at"] = int(time.time()) + int(token["expires_in"])
-        connection.token_ciphertext = self.cipher.encrypt(orjson.dumps(kept))
+    def store(self, connection: Connection, credential: Credential) -> None:
+        """Seal a credential onto the connection (the caller commits)."""
+        connection.token_ciphertext = self.cipher.encrypt(orjson.dumps(credential))
         connection.token_version = (connection.token_version or 0) + 1
-        return kept
 
     def erase(self, connection: Connection) -> None:
         connection.token_ciphertext = None
 
-    def token_set(self, connection: Connection) -> dict[str, Any]:
+    def credential(self, connection: Connection) -> Credential:
         if connection.token_ciphertext is None:
             raise VaultError("this connection holds no credentials")
         try:
@@ -88,45 +83,46 @@ class Vault:
         except InvalidToken:
             raise VaultError("the stored credentials cannot be decrypted with this secret key") from None
 
-    # --- the one place tokens are refreshed
+    # --- the one place credentials are renewed
 
     def get_access_token(self, connection_id: int, rejected: str | None = None) -> str:
         """A valid access token. `rejected` is one the provider just refused (401): never hand it out again."""
-        return self._valid_token_set(connection_id, rejected)["access_token"]
+        return self._valid_token(connection_id, rejected)[0]
 
-    def _valid_token_set(self, connection_id: int, rejected: str | None) -> dict[str, Any]:
+    def _valid_token(self, connection_id: int, rejected: str | None) -> tuple[str, float | None]:
         with self._sessions() as session:
-            token = self.token_set(session.get(Connection, connection_id))
+            connection = session.get(Connection, connection_id)
+            flow, credential = self._flow_for(connection), self.credential(connection)
+        token = flow.access_token(credential)
         if _usable(token, rejected):
             return token
-        with self._lock_for(connection_id), self._sessions() as session, session.begin():
-            lock_row(session, Connection, connection_id)  # a second worker waits, then finds it refreshed
+        with self._lock_for(connection_id), transaction(self._sessions) as session:
+            lock_row(session, Connection, connection_id)  # a second worker waits, then finds it renewed
             connection = session.get(Connection, connection_id, populate_existing=True)
-            token = self.token_set(connection)
+            credential = self.credential(connection)
+            token = flow.access_token(credential)
             if _usable(token, rejected):
                 return token
             try:
-                fresh = self._oauth_client_for(connection).refresh(token["refresh_token"])
+                renewed = flow.renew(credential)
             except AuthRevoked as error:
                 refused = error
             else:
-                kept = self.store(connection, {**fresh, "refresh_token": fresh.get("refresh_token")
-                                               or token["refresh_token"]})
+                self.store(connection, renewed)  # committed before the new token is used
                 connection.credential_status, connection.credential_detail = "active", ""
-                return kept
+                return flow.access_token(renewed)
         self._needs_reconnect(connection_id, refused)
         raise refused
 
     def _needs_reconnect(self, connection_id: int, error: AuthRevoked) -> None:
-        with self._sessions() as session, session.begin():
+        with transaction(self._sessions) as session:
             connection = session.get(Connection, connection_id)
             if can(connection, Event.auth_failed):
                 apply(connection, Event.auth_failed, f"The provider refused our sign-in ({error.message}).")
 
     def revoke(self, connection: Connection) -> None:
         """Ask the provider to revoke the grant (best effort is the caller's choice)."""
-        token = self.token_set(connection)
-        self._oauth_client_for(connection).revoke(token["refresh_token"])
+        self._flow_for(connection).end(self.credential(connection))
 
     def _lock_for(self, connection_id: int) -> threading.Lock:
         with self._locks_guard:
@@ -134,22 +130,21 @@ class Vault:
 
     def token_source(self, connection_id: int) -> Callable[..., str]:
         """What a connector calls for a token before every request, and again with one the provider refused.
-        It keeps the token set it was given until it nears expiry, rather than reading and decrypting the
+        It keeps the token it was given until it nears expiry, rather than reading and decrypting the
         row for every page of a long pull."""
-        held: dict[str, Any] = {}
+        held: dict[str, tuple[str, float | None]] = {}
 
         def source(rejected: str | None = None) -> str:
             token = held.get("token")
             if token is None or not _usable(token, rejected):
-                held["token"] = token = self._valid_token_set(connection_id, rejected)
-            return token["access_token"]
+                held["token"] = token = self._valid_token(connection_id, rejected)
+            return token[0]
 
         return source
 
 
-def _usable(token: dict[str, Any], rejected: str | None) -> bool:
-    if rejected is not None and token["access_token"] == rejected:
+def _usable(token: tuple[str, float | None], rejected: str | None) -> bool:
+    access_token, expires_at = token
+    if rejected is not None and access_token == rejected:
         return False
-    return token.get("expires_at") is not None and token["expires_at"] - time.time() >= EXPIRY_MARGIN_SECONDS
-
-
+    return expires_at is not None and expires_at - time.time() >= EXPIRY_MARGIN_SECONDS

@@ -121,6 +121,7 @@ class RunStatus(enum.StrEnum):
     queued = "queued"
     running = "running"
     succeeded = "succeeded"
+    partly_succeeded = "partly_succeeded"  # some entities refreshed, others failed (named on the run)
     failed = "failed"
     cancelled = "cancelled"
 
@@ -310,9 +311,9 @@ class LedgerLine(Base):
     currency: Mapped[str] = mapped_column(String(3))
     amount_base: Mapped[Decimal | None] = mapped_column(Amount())
     description: Mapped[str] = mapped_column(Text, default="")
-    # The provider's dimension values as sent ("categoryId=optionId;..."), kept so that a changed
+    # The provider's dimension values as sent ("dimensionId=memberId;..."), kept so that a changed
     # dimension mapping can re-map lines without pulling the ledger again.
-    source_tracking: Mapped[str] = mapped_column(Text, default="")
+    source_dimensions: Mapped[str] = mapped_column(Text, default="")
     run_id: Mapped[int | None] = mapped_column()
     source_updated_at: Mapped[datetime | None]
 

@@ -1,4 +1,4 @@
-"""Reads a ledger (the journals stream) in a helper process, while the refresh writes what it has read.
+"""Reads a ledger (a connector's ledger-lines stream) in a helper process, while the refresh writes what it has read.
 
 Why a process: pulling a page (HTTP, JSON with exact decimals, records, rows) and writing it are both
 Python work, so in two threads of one interpreter they take turns and their costs add up; in two
@@ -16,10 +16,8 @@ process dies, the helper's next send fails and it exits.
 from __future__ import annotations
 
 import contextlib
-import multiprocessing
 import pickle
 import queue
-import resource
 import threading
 import traceback
 from collections.abc import Generator, Iterator
@@ -29,42 +27,13 @@ from typing import Any
 
 from server.config import Settings
 from server.connectors.framework.connector import Connector
+from server.connectors.framework.errors import ProviderError
 from server.connectors.framework.http import RequestRecord, TokenSource
 from server.connectors.framework.parsing import gc_paused
+from server.connectors.framework.records import Deletion
 from server.mapping.ledger import LineMapper
-from server.store.ledger import StagedLines, drop_staged, stage_lines
-
-# A fresh interpreter, forked from a server that imported our modules once, so starting a helper
-# costs milliseconds, and no lock held by one of the service's threads is copied into it.
-_context = multiprocessing.get_context("forkserver")
-_context.set_forkserver_preload(["server.refresh.reader", "server.runtime"])
-
-
-_peak_rss_kib = 0  # the largest any helper of this process reported: its memory is not in our own peak
-
-
-def _note_peak(kib: int) -> None:
-    global _peak_rss_kib
-    _peak_rss_kib = max(_peak_rss_kib, kib)
-
-
-def helpers_peak_rss_mib() -> float:
-    """The highest peak resident memory a helper of this process reported (benchmarks print it)."""
-    return _peak_rss_kib / 1024
-
-
-def warm_up(wait: bool = False) -> None:
-    """Start the process helpers are forked from, so the first refresh does not wait for its imports
-    (about half a second). Returns at once, or with `wait` once it can fork (benchmarks measure a
-    running service). Idempotent."""
-    from multiprocessing import forkserver
-
-    forkserver.ensure_running()
-    if wait:
-        ready = _context.Process(target=int, name="ledger-reader-warm-up")
-        ready.start()
-        ready.join()
-
+from server.refresh.helpers import context, note_peak, own_peak_rss_kib
+from server.store.ledger import SOURCE_JOURNAL, SOURCE_LINE, StagedLines, drop_staged, stage_lines
 
 AHEAD = 2  # batches taken off the pipe before the refresh asks for them
 
@@ -73,6 +42,8 @@ AHEAD = 2  # batches taken off the pipe before the refresh asks for them
 class ReadJob:
     settings: Settings
     provider: str
+    setup: dict[str, str]  # the connection's stored setup: the helper builds the same connector
+    stream: str  # the name of the connector's ledger-lines stream
     connection_id: int
     tenant_id: str
     cursor: str | None
@@ -90,6 +61,7 @@ class Batch:
     pages: int
     rows_read: int
     calls: list[RequestRecord]  # the requests made for these rows, as the integration log shows them
+    deleted: list[Deletion] = field(default_factory=list)  # removed at the provider: removed before `rows` land
     staged: StagedLines | None = None  # the rows, already in a table of their own (then `rows` is empty)
 
     @property
@@ -115,13 +87,13 @@ class HelperFailed(Exception):
 
 def read(job: ReadJob, log: list[RequestRecord], connector: Connector, token: TokenSource,
          pages_here: int) -> Iterator[Batch]:
-    """The journals of one entity in batches, until the stream is read; every request made is added to
+    """The ledger lines of one entity in batches, until the stream is read; every request made is added to
     `log`. The first `pages_here` pages are read here, with the refresh's own connector and token: most
     refreshes are incremental and end within them, and starting a helper would cost more than it saves. A pull
     that goes on is handed to a helper from the cursor reached. Raises what the pull raised (provider
     errors keep their type). Closing the iterator early ends the helper."""
     calls: list[RequestRecord] = []
-    pages = connector.pull("journals", token=token, tenant_id=job.tenant_id, cursor=job.cursor,
+    pages = connector.pull(job.stream, token=token, tenant_id=job.tenant_id, cursor=job.cursor,
                            options=job.options, log=calls)
     try:
         batches = _batches(pages, job, calls, max_pages=pages_here)
@@ -142,8 +114,8 @@ def read(job: ReadJob, log: list[RequestRecord], connector: Connector, token: To
 
 
 def _read_in_a_helper(job: ReadJob, log: list[RequestRecord]) -> Iterator[Batch]:
-    receiver, sender = _context.Pipe(duplex=False)
-    helper = _context.Process(target=_read_in_helper, args=(job, sender), name="ledger-reader", daemon=True)
+    receiver, sender = context.Pipe(duplex=False)
+    helper = context.Process(target=_read_in_helper, args=(job, sender), name="ledger-reader", daemon=True)
     helper.start()
     sender.close()  # ours is the reading end only: if the helper dies, recv() says so
     # A thread takes batches off the pipe as soon as they are ready, so the helper reads on while a
@@ -167,7 +139,7 @@ def _read_in_a_helper(job: ReadJob, log: list[RequestRecord]) -> Iterator[Batch]
                 del item  # before the next batch is unpickled: one batch of rows at a time
             elif isinstance(item, _End):
                 periods = item.periods
-                _note_peak(item.peak_rss_kib)
+                note_peak(item.peak_rss_kib)
                 break
             else:
                 log.extend(item.calls)
@@ -206,42 +178,67 @@ def _batches(pages: Iterator[Any], job: ReadJob, calls: list[RequestRecord],
     the writer, idle until a batch arrives, starts sooner (0.7 s sooner on a helper's first batch)."""
     rows: list[tuple] = []
     unknown: list[Any] = []
+    deleted: list[Deletion] = []
     count = read_lines = 0
     cursor = job.cursor
     ended = True
     size = max(1, job.batch_rows // 8)
     for number, page in enumerate(pages, 1):
-        mapped, missing = job.mapper.rows(page.records)
-        rows += mapped
-        unknown += missing
-        cursor, count, read_lines = page.cursor, count + 1, read_lines + len(page.records)
-        if len(rows) + len(unknown) >= size:
-            yield Batch(rows, unknown, cursor, count, read_lines, calls[:])
-            rows, unknown, calls[:] = [], [], []
+        if page.deletions:
+            _take_in_order(page.records, job.mapper, rows, unknown, deleted)
+        else:
+            mapped, missing = job.mapper.rows(page.records)
+            rows += mapped
+            unknown += missing
+        cursor, count, read_lines = page.cursor, count + 1, read_lines + len(page.records) - page.deletions
+        if len(rows) + len(unknown) + len(deleted) >= size:
+            yield Batch(rows, unknown, cursor, count, read_lines, calls[:], deleted)
+            rows, unknown, deleted, calls[:] = [], [], [], []
             count = read_lines = 0
             size = min(size * 2, job.batch_rows)
         if number == max_pages:
             ended = False
             break
-    if rows or unknown or count:
-        yield Batch(rows, unknown, cursor, count, read_lines, calls[:])
+    if rows or unknown or deleted or count:
+        yield Batch(rows, unknown, cursor, count, read_lines, calls[:], deleted)
         calls.clear()
     return ended
 
 
-def _read_in_helper(job: ReadJob, out: Any) -> None:
-    from server.runtime import Services
+def _take_in_order(records: list[Any], mapper: LineMapper, rows: list[tuple], unknown: list[Any],
+                   deleted: list[Deletion]) -> None:
+    """A page of a change feed, in the provider's order. A deletion supersedes the lines it covers that
+    were read before it in this batch (they are dropped here) and, applied before the batch's lines, the
+    ones loaded by earlier batches; lines after it (a journal's new version) stay."""
+    segment: list[Any] = []
+    for record in [*records, None]:
+        if record is not None and type(record) is not Deletion:
+            segment.append(record)
+            continue
+        mapped, missing = mapper.rows(segment)
+        rows += mapped
+        unknown += missing
+        segment = []
+        if record is not None:
+            rows[:] = [row for row in rows if not record.covers(row[SOURCE_LINE], row[SOURCE_JOURNAL])]
+            unknown[:] = [line for line in unknown if not record.covers(line.source_line_id, line.source_journal_id)]
+            deleted.append(record)
 
-    services = Services(job.settings, in_helper=True)
+
+def _read_in_helper(job: ReadJob, out: Any) -> None:
+    from server.runtime import Runtime
+
+    runtime = Runtime(job.settings)
     calls: list[RequestRecord] = []
-    database = services.engine.connect() if job.stage else None
+    database = runtime.engine.connect() if job.stage else None
     try:
-        connector = services.connector(job.provider)
-        pages = connector.pull("journals", token=services.vault.token_source(job.connection_id),
+        connector = runtime.connector(job.provider, job.setup)
+        pages = connector.pull(job.stream, token=runtime.vault.token_source(job.connection_id),
                                tenant_id=job.tenant_id, cursor=job.cursor, options=job.options, log=calls)
         with gc_paused():
             for number, batch in enumerate(_batches(pages, job, calls), 1):
-                if database is not None and batch.rows and not batch.unknown:  # unknown accounts: the run adds them
+                if database is not None and batch.rows and not batch.unknown and not batch.deleted:
+                    # (unknown accounts: the run adds them first; deletions: the run applies them first)
                     batch.staged = stage_lines(database, job.mapper.run_id, job.mapper.entity_id, number, batch.rows)
                     database.commit()
                     batch.rows = []
@@ -252,12 +249,10 @@ def _read_in_helper(job: ReadJob, out: Any) -> None:
                         drop_staged(database, [batch.staged.table])
                         database.commit()
                     raise
-        out.send(_End(job.mapper.encoding.periods_seen, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))
+        out.send(_End(job.mapper.encoding.periods_seen, own_peak_rss_kib()))
     except BrokenPipeError:
         return  # the refresh is gone: nobody to tell
     except Exception as error:  # noqa: BLE001 - every failure is handed to the refresh, which reports it
-        from server.connectors import ProviderError
-
         if not isinstance(error, ProviderError):
             error = HelperFailed("".join(traceback.format_exception(error)))
         else:
@@ -268,4 +263,4 @@ def _read_in_helper(job: ReadJob, out: Any) -> None:
     finally:
         if database is not None:
             database.close()
-        services.engine.dispose()
+        runtime.engine.dispose()

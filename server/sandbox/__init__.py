@@ -1,4 +1,5 @@
-"""Built-in provider emulator: Xero's OAuth server and Accounting API over deterministic demo data.
+"""Built-in provider emulator: an OAuth server and accounting APIs over deterministic demo data, one dialect
+per provider (see dialects.py).
 
     app = create_sandbox_app(SandboxConfig(lines=20_000))   # a Flask app; mount it anywhere
     serve(SandboxConfig(), port=8001)                        # or run it on waitress

@@ -14,8 +14,7 @@ from server.sandbox.data import draft_journals
 from server.sandbox.faults import Fault, camel_case
 from server.sandbox.ledger import LedgerError, Line, Organisation
 from server.sandbox.state import IDENTITY, Sandbox
-from server.sandbox.xero.api import account_json
-from server.sandbox.xero.format import money, ms_day
+from server.sandbox.units import money, ms_day
 
 admin = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -207,7 +206,7 @@ def update_account(tenant_id: str, account_key: str):
     account = organisation.update_account(account_key, _sandbox().now_ms(), name=body.get("name"),
                                           status=body.get("status"))
     _sandbox().touched(tenant_id)
-    return _reply(account_json(account))
+    return _reply(_sandbox().dialect.account_json(account))  # as the API will serve it from now on
 
 
 @admin.post("/tenants/<tenant_id>/report-adjustments")
@@ -287,7 +286,7 @@ def list_grants():
 
 @admin.post("/grants/revoke")
 def revoke_grants():
-    """Simulate the user disconnecting the app in Xero: every token of the matching grants dies."""
+    """Simulate the user disconnecting the app at the provider: every token of the matching grants dies."""
     body = _body()
     oauth = _sandbox().oauth
     revoked = []

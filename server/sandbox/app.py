@@ -5,15 +5,15 @@ import gc
 import socket
 
 import waitress
-from flask import Flask, url_for
+from flask import Flask
 from waitress.channel import ClientDisconnected
 from werkzeug.exceptions import HTTPException
 
 from server.sandbox.admin import admin
 from server.sandbox.config import SandboxConfig
-from server.sandbox.oauth import TokenInvalid, create_authorization_server, identity
+from server.sandbox.dialects import registry
+from server.sandbox.oauth import TokenInvalid, create_authorization_server
 from server.sandbox.state import DROP_CONNECTION, Sandbox
-from server.sandbox.xero.api import xero_api
 
 
 class ConnectionDropper:
@@ -40,7 +40,8 @@ class ConnectionDropper:
 
 
 def create_sandbox_app(config: SandboxConfig | None = None) -> Flask:
-    """A Flask app emulating Xero's identity service and Accounting API over generated data."""
+    """A Flask app emulating every dialect's identity service and API over generated data, with the admin
+    API beside them."""
     config = config or SandboxConfig()
     app = Flask(__name__)
     gc.disable()  # generation makes millions of small objects; collecting mid-way only costs time
@@ -51,8 +52,10 @@ def create_sandbox_app(config: SandboxConfig | None = None) -> Flask:
     gc.freeze()  # keep the generated data out of later collections, which would stall requests
     app.extensions["sandbox"] = sandbox
     sandbox.authorization_server = create_authorization_server(app, sandbox.oauth)
-    app.register_blueprint(identity)
-    app.register_blueprint(xero_api)
+    dialects = list(registry().values())
+    for dialect in dialects:
+        for blueprint in dialect.blueprints:
+            app.register_blueprint(blueprint)
     app.register_blueprint(admin)
 
     @app.errorhandler(TokenInvalid)
@@ -71,10 +74,8 @@ def create_sandbox_app(config: SandboxConfig | None = None) -> Flask:
     @app.get("/")
     def index():
         return sandbox.json_response({
-            "name": "Ledgerpane sandbox (Xero emulator)",
-            "authorize": url_for("identity.authorize"), "token": url_for("identity.issue_token"),
-            "revocation": url_for("identity.revoke_token"), "connections": url_for("identity.list_connections"),
-            "api": url_for("xero_api.journals").rsplit("/", 1)[0],
+            "name": f"Ledgerpane sandbox ({' / '.join(d.title for d in dialects)} emulator)",
+            **sandbox.dialect.links(), "dialects": {d.name: d.links() for d in dialects},
             "organisations": [{"tenantId": o.tenant_id, "name": o.name, "lines": o.line_count}
                               for o in sandbox.organisations.values()],
         })

@@ -11,7 +11,7 @@ from datetime import date
 
 @dataclass
 class SandboxClient:
-    """An OAuth app registered with the sandbox, like an app on developer.xero.com."""
+    """An OAuth app registered with the sandbox, like an app on a provider's developer portal."""
 
     client_id: str
     client_secret: str
@@ -21,7 +21,8 @@ class SandboxClient:
 
 @dataclass
 class RateLimits:
-    """Xero's published per-tenant limits; the windows shrink so tests need not wait a real minute."""
+    """Published per-tenant limits (these numbers are common ones); the windows shrink so tests need not wait a
+    real minute."""
 
     enabled: bool = True
     per_minute: int = 60
@@ -41,8 +42,8 @@ DEMO_CLIENT = SandboxClient(
     client_id="ledgerpane-demo",
     client_secret="ledgerpane-demo-secret",
     redirect_uris=[
-        "http://127.0.0.1:8000/oauth/callback/xero",
-        "http://localhost:8000/oauth/callback/xero",
+        "http://127.0.0.1:8000/oauth/callback/sandbox",
+        "http://localhost:8000/oauth/callback/sandbox",
     ],
     name="Ledgerpane (demo)",
 )
@@ -54,9 +55,9 @@ class SandboxConfig:
     # Approve every authorization request without showing the consent page (all organisations).
     auto_approve: bool = False
     access_token_ttl: int = 1800
-    # How long a rotated refresh token can still be replayed (Xero: 30 minutes).
+    # How long a rotated refresh token can still be replayed (30 minutes is common).
     refresh_grace: int = 1800
-    # An unused refresh token dies after this long (Xero: 60 days).
+    # An unused refresh token dies after this long (60 days is common).
     refresh_token_ttl: int = 60 * 86_400
     # Journal lines to generate, in total, split evenly over the organisations.
     lines: int = 20_000
@@ -65,6 +66,8 @@ class SandboxConfig:
     # Last day of the generated history (three years long); None means today by the clock.
     end_date: date | None = None
     rate_limits: RateLimits = field(default_factory=RateLimits)
+    # The dialect journals are rendered in and the admin API answers in; None: the first one registered.
+    dialect: str | None = None
     # Guards /admin; None generates a random key at startup (read it back from config.admin_key).
     admin_key: str | None = None
     # Seconds since the epoch; tests pass an AdjustableClock to expire tokens without sleeping.

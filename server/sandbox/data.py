@@ -1,4 +1,4 @@
-"""Deterministic demo organisations: a Xero-like chart, tracking, currencies and three years of journals.
+"""Deterministic demo organisations: a small-business chart, tracking, currencies and three years of journals.
 
 Everything derives from (seed, organisation index), so a given config always produces the same
 ids, amounts and dates (dates are relative to the end of the history, which defaults to today).
@@ -11,9 +11,11 @@ import uuid
 from collections import deque
 from collections.abc import Callable
 
+from server.sandbox.dialects import dialect_named
 from server.sandbox.ledger import (
     Account,
     IdFactory,
+    Journal,
     Line,
     Organisation,
     Profile,
@@ -21,7 +23,7 @@ from server.sandbox.ledger import (
     TrackingCategory,
     TrackingOption,
 )
-from server.sandbox.xero.format import DAY_MS, ms_day
+from server.sandbox.units import DAY_MS, ms_day
 
 HISTORY_DAYS = 3 * 365
 
@@ -49,7 +51,7 @@ CURRENCY_NAMES = {
     "MXN": "Mexican Peso", "NZD": "New Zealand Dollar", "USD": "United States Dollar",
 }
 
-# code, name, Xero Type, SystemAccount; "{tax}", "{withholding}", "{pension}" come from the profile.
+# code, name, account type, system account; "{tax}", "{withholding}", "{pension}" come from the profile.
 CHART = [
     ("090", "Business Bank Account", "BANK", ""),
     ("091", "Business Savings Account", "BANK", ""),
@@ -122,15 +124,18 @@ def tenant_rng(seed: int, index: int) -> random.Random:
     return random.Random(f"ledgerpane-sandbox:{seed}:{index}")
 
 
-def generate_organisation(index: int, seed: int, lines: int, end_ms: int) -> Organisation:
-    """Organisation `index` of a login, with exactly `lines` journal lines ending at `end_ms`."""
+def generate_organisation(index: int, seed: int, lines: int, end_ms: int,
+                          render: Callable[[Journal], bytes] | None = None) -> Organisation:
+    """Organisation `index` of a login, with exactly `lines` journal lines ending at `end_ms`, its journals
+    rendered by `render` (the default dialect's, unless told)."""
     rng = tenant_rng(seed, index)
     profile = PROFILES[index % len(PROFILES)]
     if index >= len(PROFILES):
         profile = Profile(**{**profile.__dict__, "name": f"{profile.name} {index // len(PROFILES) + 1}"})
     tenant_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
     start_ms = end_ms - HISTORY_DAYS * DAY_MS
-    organisation = Organisation(tenant_id, profile, IdFactory(rng.getrandbits(60)), start_ms - 30 * DAY_MS)
+    organisation = Organisation(tenant_id, profile, IdFactory(rng.getrandbits(60)), start_ms - 30 * DAY_MS,
+                                render or dialect_named(None).render_journal)
     _add_chart(organisation, start_ms)
     _add_tracking(organisation)
     _add_journals(organisation, rng, lines, start_ms, end_ms)

@@ -1,4 +1,4 @@
-"""What can go wrong on purpose: injected faults, Xero's rate limits, and the counters tests read."""
+"""What can go wrong on purpose: injected faults, a provider's rate limits, and the counters tests read."""
 from __future__ import annotations
 
 import math
@@ -85,7 +85,7 @@ class _Window:
     used: int = 0
 
     def count(self, now: float, seconds: float) -> None:
-        """Move to the current fixed window (Xero's windows are fixed, not sliding)."""
+        """Move to the current fixed window (providers' windows are fixed, not sliding)."""
         index = int(now // seconds)
         if index != self.index:
             self.index, self.used = index, 0
@@ -102,7 +102,7 @@ class _TenantUsage:
 
 
 class RateLimiter:
-    """Per-tenant minute, day and concurrency limits plus the per-app minute limit, as Xero publishes."""
+    """Per-tenant minute, day and concurrency limits plus the per-app minute limit, as providers publish them."""
 
     def __init__(self, limits: RateLimits) -> None:
         self.limits = limits

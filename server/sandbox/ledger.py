@@ -1,7 +1,7 @@
-"""One emulated Xero organisation: chart, tracking, currencies and its append-only journal.
+"""One emulated organisation: chart, tracking, currencies and its append-only journal.
 
-Journals are rendered to JSON bytes once, when posted (account names are a snapshot at posting,
-as in a general ledger), so serving a page is joining pre-made bytes. Amounts live as integer cents.
+Journals are rendered to bytes once, when posted, by the sandbox's dialect (account names are a snapshot at
+posting, as in a general ledger), so serving a page is joining pre-made bytes. Amounts live as integer cents.
 """
 from __future__ import annotations
 
@@ -9,13 +9,10 @@ import bisect
 import itertools
 import threading
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import NamedTuple
-
-import orjson
-
-from server.sandbox.xero.format import day_ms, money, net_date
 
 CLASS_OF_TYPE = {
     "BANK": "ASSET", "CURRENT": "ASSET", "FIXED": "ASSET", "INVENTORY": "ASSET", "PREPAYMENT": "ASSET",
@@ -108,28 +105,6 @@ class Journal:
     reversed_by: int | None = None
 
 
-def render_journal(journal: Journal) -> bytes:
-    lines = []
-    for line in journal.lines:
-        item = {"JournalLineID": line.line_id, **line.account.line_fields}
-        if line.description:
-            item["Description"] = line.description
-        item["NetAmount"] = money(line.net)
-        item["GrossAmount"] = money(line.net + line.tax)
-        item["TaxAmount"] = money(line.tax)
-        if line.tax_rate is not None:
-            item["TaxType"] = line.tax_rate.tax_type
-            item["TaxName"] = line.tax_rate.name
-        item["TrackingCategories"] = line.tracking
-        lines.append(item)
-    return orjson.dumps({
-        "JournalID": journal.journal_id, "JournalDate": net_date(day_ms(journal.day)),
-        "JournalNumber": journal.number, "CreatedDateUTC": net_date(journal.created_ms),
-        "Reference": journal.reference, "SourceID": journal.source_id, "SourceType": journal.source_type,
-        "JournalLines": lines,
-    })
-
-
 class IdFactory:
     """UUID-shaped ids, unique per organisation and reproducible from the seed, cheaply."""
 
@@ -171,8 +146,10 @@ class Profile:
 class Organisation:
     """A tenant's data. Mutations take the lock; readers take it too, briefly, for a consistent view."""
 
-    def __init__(self, tenant_id: str, profile: Profile, ids: IdFactory, created_ms: int) -> None:
+    def __init__(self, tenant_id: str, profile: Profile, ids: IdFactory, created_ms: int,
+                 render: Callable[[Journal], bytes]) -> None:
         self.tenant_id = tenant_id
+        self.render = render  # a journal in the words of the dialect that serves it
         self.profile = profile
         self.ids = ids
         self.created_ms = created_ms
@@ -217,7 +194,7 @@ class Organisation:
         raise LedgerError(f"no journal {key!r}")
 
     def journal_page(self, offset: int, modified_since_ms: int | None) -> list[bytes]:
-        """Xero's rule: journals with JournalNumber > offset (created after the date, if given), first 100."""
+        """Journals numbered above `offset` (created after the date, if given), the first 100 of them."""
         with self.lock:
             start = max(offset, 0)  # JournalNumber n sits at index n - 1
             if modified_since_ms is not None:
@@ -238,7 +215,7 @@ class Organisation:
                 created_ms = max(created_ms, self._created[-1])  # CreatedDateUTC never goes back
             journal = Journal(len(self.journals) + 1, self.ids.next(), day, created_ms, reference,
                               source_id, source_type, lines)
-            journal.payload = render_journal(journal)
+            journal.payload = self.render(journal)
             self.journals.append(journal)
             self._created.append(created_ms)
             movements = self.movements
@@ -248,7 +225,7 @@ class Organisation:
             return journal
 
     def reverse(self, key: str, now_ms: int) -> Journal:
-        """Voiding a transaction: Xero posts a new journal with every line negated, same date and source."""
+        """Voiding a transaction posts a new journal with every line negated, same date and source."""
         with self.lock:
             original = self.journal(key)
             if original.reversed_by is not None:
@@ -303,7 +280,7 @@ class Organisation:
 
     def balances(self, from_day: int, to_day: int) -> dict[str, int]:
         """Cents per AccountID moved between two ordinal days, both included: the difference of two
-        running totals, so a trial balance costs the chart, not the history (as Xero's does)."""
+        running totals, so a trial balance costs the chart, not the history."""
         days, running = self._running_totals()
         through_to = running[bisect.bisect_right(days, to_day) - 1] if days and days[0] <= to_day else {}
         before = bisect.bisect_right(days, from_day - 1) - 1

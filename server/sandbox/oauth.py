@@ -1,5 +1,6 @@
-"""Xero's identity service: an Authlib authorization server (code + PKCE S256, rotating refresh
-tokens, revocation), the consent page, and the /connections API. All storage is in memory.
+"""The identity service: an Authlib authorization server (code + PKCE S256, rotating refresh tokens,
+revocation), the consent page, and the store of which organisations each app may reach. All storage is in
+memory. The views here answer at the URLs each dialect gives them.
 
 Refresh tokens rotate on every use. Re-presenting a rotated token within `refresh_grace` seconds
 replays the answer of its first use: the same new refresh token, with the same access token while
@@ -22,12 +23,13 @@ from authlib.oauth2.rfc6749 import ClientMixin, InvalidRequestError, grants
 from authlib.oauth2.rfc6749.util import scope_to_list
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7636 import CodeChallenge
-from flask import Blueprint, current_app, render_template, request, url_for
+from authlib.oauth2.rfc9207 import IssuerParameter
+from flask import current_app, make_response, render_template, request, url_for
 from joserfc import jwt
 from joserfc.jwk import OctKey
 
 from server.sandbox.config import SandboxClient
-from server.sandbox.xero.format import identity_timestamp
+from server.sandbox.dialects import current_dialect
 
 DEMO_USER = "demo@ledgerpane.test"
 CODE_LIFETIME = 300
@@ -48,10 +50,10 @@ class Client(ClientMixin):
         return uris[0] if len(uris) == 1 else None
 
     def get_allowed_scope(self, scope: str) -> str:
-        return scope  # Xero apps may ask for any scope; we only keep what was asked
+        return scope  # apps may ask for any scope; we only keep what was asked
 
     def check_redirect_uri(self, redirect_uri: str) -> bool:
-        return redirect_uri in self.registration.redirect_uris  # exact match, as Xero requires
+        return redirect_uri in self.registration.redirect_uris  # exact match, as providers require
 
     def check_client_secret(self, client_secret: str) -> bool:
         return secrets.compare_digest(client_secret, self.registration.client_secret)
@@ -68,7 +70,7 @@ class Client(ClientMixin):
 
 @dataclass
 class Grant:
-    """One consent (Xero's auth event): the organisations it connected and every token it led to."""
+    """One consent (an auth event): the organisations it connected and every token it led to."""
 
     auth_event_id: str
     client_id: str
@@ -86,12 +88,6 @@ class Connection:
     auth_event_id: str
     created_ms: int
     updated_ms: int
-
-    def as_json(self) -> dict:
-        return {"id": self.connection_id, "authEventId": self.auth_event_id, "tenantId": self.tenant_id,
-                "tenantType": "ORGANISATION", "tenantName": self.tenant_name,
-                "createdDateUtc": identity_timestamp(self.created_ms),
-                "updatedDateUtc": identity_timestamp(self.updated_ms)}
 
 
 @dataclass
@@ -151,7 +147,7 @@ class RefreshToken:
 
 
 class TokenInvalid(Exception):
-    """A bearer token the API refuses; `detail` is what Xero puts in the 401 body."""
+    """A bearer token the API refuses; `detail` is what the provider puts in the 401 body."""
 
     def __init__(self, detail: str) -> None:
         super().__init__(detail)
@@ -171,7 +167,7 @@ class OAuthStore:
     access_tokens: dict[str, AccessToken] = field(default_factory=dict)
     refresh_tokens: dict[str, RefreshToken] = field(default_factory=dict)
     grants: dict[str, Grant] = field(default_factory=dict)
-    # client_id -> tenant_id -> Connection: Xero keeps connections per user and app.
+    # client_id -> tenant_id -> Connection: connections are kept per user and app.
     connections: dict[str, dict[str, Connection]] = field(default_factory=dict)
     lock: threading.RLock = field(default_factory=threading.RLock)
 
@@ -237,7 +233,7 @@ class OAuthStore:
                     "scope": fresh.scope}
 
     def revoke(self, grant: Grant) -> None:
-        """Every token of the grant dies and the connections it made are removed (Xero does both)."""
+        """Every token of the grant dies and the connections it made are removed."""
         with self.lock:
             grant.revoked = True
             connected = self.connections.get(grant.client_id, {})
@@ -315,7 +311,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
 
     def generate_token(self, user=None, scope=None, grant_type=None, expires_in=None,
                        include_refresh_token=True):
-        # Xero only issues a refresh token when offline_access was consented.
+        # A refresh token is only issued when offline_access was consented.
         offline = "offline_access" in scope_to_list(scope or "")
         token = super().generate_token(user, scope, grant_type, expires_in, include_refresh_token and offline)
         if "openid" in scope_to_list(scope or ""):
@@ -323,12 +319,25 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         return token
 
 
+def issuer() -> str:
+    """The identity service's address, as the dialect being answered names it."""
+    return request.url_root.rstrip("/") + current_dialect().issuer_path
+
+
+class SandboxIssuer(IssuerParameter):
+    """RFC 9207: every authorization response names its issuer (`iss`), approved or denied, so that a client
+    talking to several providers can tell whose answer it holds (the mix-up defence, RFC 9700 4.4)."""
+
+    def get_issuer(self) -> str:
+        return issuer()
+
+
 def id_token(client, grant: Grant, now: float) -> str:
-    """Who consented, as Xero's OpenID id_token says it (Xero signs with RS256; the sandbox uses HS256 with
-    the client secret, which OpenID allows for confidential clients)."""
+    """Who consented, as an OpenID id_token says it, with the dialect's own claims (providers sign with RS256;
+    the sandbox uses HS256 with the client secret, which OpenID allows for confidential clients)."""
     user_id = str(uuid.uuid5(uuid.NAMESPACE_URL, grant.user))
-    claims = {"iss": request.url_root.rstrip("/") + "/xero/identity", "aud": client.client_id, "sub": user_id,
-              "xero_userid": user_id, "email": grant.user, "given_name": "Demo", "family_name": "User",
+    claims = {"iss": issuer(), "aud": client.client_id, "sub": user_id, **current_dialect().user_claims(user_id),
+              "email": grant.user, "given_name": "Demo", "family_name": "User",
               "iat": int(now), "auth_time": int(now), "exp": int(now) + 300}
     return jwt.encode({"alg": "HS256"}, claims, OctKey.import_key(client.registration.client_secret))
 
@@ -376,18 +385,32 @@ def create_authorization_server(app, store: OAuthStore) -> AuthorizationServer:
     server.register_grant(AuthorizationCodeGrant, [S256CodeChallenge(required=True)])
     server.register_grant(RefreshTokenGrant)
     server.register_endpoint(GrantRevocationEndpoint)
+    server.register_extension(SandboxIssuer())
     return server
-
-
-identity = Blueprint("identity", __name__, template_folder="templates")
 
 
 def _sandbox():
     return current_app.extensions["sandbox"]
 
 
-@identity.route("/xero/identity/connect/authorize", methods=["GET", "POST"])
+# The consent page asks the user to grant access: it must never be framed (clickjacking), cached or passed on in a
+# Referer, and it runs no script. Its form posts to itself and is then redirected to the client, so no form-action.
+CONSENT_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; frame-ancestors 'none'",
+    "X-Frame-Options": "DENY",
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+}
+
+
 def authorize():
+    response = make_response(_authorize())
+    response.headers.update(CONSENT_HEADERS)
+    return response
+
+
+def _authorize():
     sandbox = _sandbox()
     server: AuthorizationServer = sandbox.authorization_server
     try:
@@ -397,11 +420,12 @@ def authorize():
             return server.handle_error_response(None, error)
         return render_template("error.html", error=error), error.status_code
     organisations = sandbox.organisations
+    provider = current_dialect().title
     if request.method == "GET" and not sandbox.config.auto_approve:
         return render_template(
             "consent.html", client=grant.client, user=DEMO_USER, organisations=organisations.values(),
-            scopes=scope_to_list(grant.request.payload.scope or ""),
-            action=url_for("identity.authorize", **request.args.to_dict()))
+            scopes=scope_to_list(grant.request.payload.scope or ""), provider=provider,
+            action=url_for(request.endpoint, **request.args.to_dict()))
     if request.method == "POST" and request.form.get("decision") != "approve":
         return server.create_authorization_response(grant_user=None, grant=grant)
     if request.method == "POST":
@@ -410,47 +434,18 @@ def authorize():
             return render_template(
                 "consent.html", client=grant.client, user=DEMO_USER, organisations=organisations.values(),
                 scopes=scope_to_list(grant.request.payload.scope or ""), problem="Tick at least one organisation.",
-                action=url_for("identity.authorize", **request.args.to_dict())), 400
+                provider=provider, action=url_for(request.endpoint, **request.args.to_dict())), 400
     else:
         chosen = list(organisations.values())
     consent = sandbox.oauth.consent(grant.client, [(o.tenant_id, o.name) for o in chosen])
     return server.create_authorization_response(grant_user=consent, grant=grant)
 
 
-@identity.route("/xero/identity/connect/token", methods=["POST"])
 def issue_token():
     return _sandbox().guard_identity("token", lambda: _sandbox().authorization_server.create_token_response())
 
 
-@identity.route("/xero/identity/connect/revocation", methods=["POST"])
 def revoke_token():
     server = _sandbox().authorization_server
     return _sandbox().guard_identity(
         "revocation", lambda: server.create_endpoint_response(GrantRevocationEndpoint.ENDPOINT_NAME))
-
-
-@identity.route("/xero/connections", methods=["GET"])
-def list_connections():
-    sandbox = _sandbox()
-
-    def answer():
-        token = sandbox.oauth.authenticate(request.headers.get("Authorization"))
-        wanted = request.args.get("authEventId")
-        found = [c.as_json() for c in sandbox.oauth.connections_of(token.client_id)
-                 if wanted in (None, c.auth_event_id)]
-        return sandbox.json_response(found)
-
-    return sandbox.guard_identity("connections", answer)
-
-
-@identity.route("/xero/connections/<connection_id>", methods=["DELETE"])
-def delete_connection(connection_id: str):
-    sandbox = _sandbox()
-
-    def answer():
-        token = sandbox.oauth.authenticate(request.headers.get("Authorization"))
-        if not sandbox.oauth.disconnect(token.client_id, connection_id):
-            return sandbox.problem(404, "Not Found", f"No connection {connection_id}")
-        return "", 204
-
-    return sandbox.guard_identity("connections", answer)

@@ -11,6 +11,7 @@ from flask import Response, request
 
 from server.sandbox.config import SandboxConfig
 from server.sandbox.data import generate_organisation
+from server.sandbox.dialects import Dialect, current_dialect, dialect_named
 from server.sandbox.faults import Fault, FaultBook, RateLimiter, StatsBook
 from server.sandbox.ledger import Organisation
 from server.sandbox.oauth import OAuthStore
@@ -23,6 +24,7 @@ class Sandbox:
     def __init__(self, config: SandboxConfig) -> None:
         self.config = config
         self.clock = config.clock
+        self.dialect = dialect_named(config.dialect)
         self.end_ms = self._history_end_ms()
         self.organisations: dict[str, Organisation] = {}
         self._dirty: set[str] = set()
@@ -52,7 +54,7 @@ class Sandbox:
     def _generate(self, index: int) -> Organisation:
         count = self.config.tenants
         lines = self.config.lines // count + (1 if index < self.config.lines % count else 0)
-        return generate_organisation(index, self.config.seed, lines, self.end_ms)
+        return generate_organisation(index, self.config.seed, lines, self.end_ms, self.dialect.render_journal)
 
     def organisation(self, tenant_id: str) -> Organisation | None:
         return self.organisations.get(tenant_id)
@@ -87,7 +89,7 @@ class Sandbox:
         return Response(body, status, headers, content_type="application/json; charset=utf-8")
 
     def problem(self, status: int, title: str, detail: str, headers: dict | None = None) -> Response:
-        """Xero's identity/authorisation error body (RFC 7807 style, as its 401/403/429 answers)."""
+        """The identity/authorisation error body (RFC 7807 style, as 401/403/429 answers carry it)."""
         return self.json_response({"Type": None, "Title": title, "Status": status, "Detail": detail,
                                    "Instance": None, "Extensions": {}}, status, headers)
 
@@ -103,8 +105,12 @@ class Sandbox:
             return self.problem(429, "Too Many Requests", "Rate limit exceeded",
                                 {"Retry-After": str(fault.retry_after), "X-Rate-Limit-Problem": "minute"})
         if fault.kind == "503":
-            return self.problem(503, "Service Unavailable", "The Xero API is temporarily unavailable")
-        return self.problem(500, "Internal Server Error", "An error occurred in Xero")
+            return self.problem(503, "Service Unavailable", self.speaking().unavailable)
+        return self.problem(500, "Internal Server Error", self.speaking().server_error)
+
+    def speaking(self) -> Dialect:
+        """The dialect of the URL being answered; the sandbox's own where no dialect's URL is."""
+        return current_dialect() or self.dialect
 
     # -- guards --------------------------------------------------------------------------------
 
@@ -116,13 +122,14 @@ class Sandbox:
                 return replaced
         return respond()
 
-    def guard_api(self, endpoint: str, respond: Callable[[Organisation, str], Response]) -> Response:
-        """Bearer token, tenant header, faults, rate limits, then `respond(organisation, app name)`."""
+    def guard_api(self, endpoint: str, tenant_id: str,
+                  respond: Callable[[Organisation, str], Response]) -> Response:
+        """Bearer token, the tenant the call names (a header or a path, as the dialect says), faults, rate
+        limits, then `respond(organisation, app name)`."""
         token = self.oauth.authenticate(request.headers.get("Authorization"))
-        tenant_id = (request.headers.get("xero-tenant-id") or "").strip()
         organisation = self.organisations.get(tenant_id)
         if organisation is None or not self.oauth.is_connected(token.client_id, tenant_id):
-            detail = "AuthenticationUnsuccessful" if tenant_id else "xero-tenant-id header is missing"
+            detail = "AuthenticationUnsuccessful" if tenant_id else self.speaking().tenant_missing
             return self.problem(403, "Forbidden", detail)
         fault = self.faults.take(tenant_id, endpoint)
         if fault is not None and fault.kind != "slow":

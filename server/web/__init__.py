@@ -5,8 +5,14 @@ from flask_openapi3 import OpenAPI
 
 from server.web import connections, log, oauth, providers, runs, workspace
 
+API = (workspace, providers, connections, runs, log)
+
+
+def api_blueprints() -> list:
+    return [module.bp for module in API]
+
 
 def register(app: OpenAPI) -> None:
-    for module in (workspace, providers, connections, runs, log):
-        app.register_api(module.bp)
+    for blueprint in api_blueprints():
+        app.register_api(blueprint)
     app.register_blueprint(oauth.bp)  # browser pages of the consent dialog, outside /api

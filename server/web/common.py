@@ -1,11 +1,64 @@
 """Pieces every blueprint shares: strict request models, the error model, paging."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from werkzeug.routing import BaseConverter
 
 BEARER = [{"workspace_key": []}]
+
+# Ids are 64-bit signed in both databases. An id outside 1..MAX_ID names nothing: in a URL it answers 404
+# like any missing id (the converter below), in a query or body it is refused with 422 (the `Id` type).
+MAX_ID = 2**63 - 1
+
+
+def digits_up_to(limit: int) -> str:
+    """A regular expression matching exactly the decimal numbers 1..limit, without leading zeros."""
+    text = str(limit)
+    choices = [f"[1-9][0-9]{{0,{len(text) - 2}}}"] if len(text) > 1 else []
+    for position, digit in enumerate(text):
+        lowest = 1 if position == 0 else 0
+        if int(digit) > lowest:
+            choices.append(f"{text[:position]}[{lowest}-{int(digit) - 1}][0-9]{{{len(text) - position - 1}}}")
+    choices.append(text)
+    return "(?:" + "|".join(choices) + ")"
+
+
+class IdConverter(BaseConverter):
+    """Every integer in our URLs is a row id: `<int:...>` matches 1..MAX_ID only, so any other number is "no
+    such thing" (404, whatever the method) instead of an overflow in the database driver. The range is in the
+    pattern itself: a converter that refused after matching would let another method's route answer 405."""
+
+    regex = digits_up_to(MAX_ID)
+    part_isolating = True
+
+    def to_python(self, value: str) -> int:
+        return int(value)
+
+    def to_url(self, value: int) -> str:
+        return str(int(value))
+
+
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+
+# Control characters (C0, DEL, C1): PostgreSQL refuses NUL outright, and the others only garble a list or a log.
+# The document states the rule as a pattern; the validator says it in words.
+NO_CONTROL_CHARACTERS = r"^[^\x00-\x1f\x7f-\x9f]*$"
+
+
+def _no_control_characters(value: str) -> str:
+    if any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in value):
+        raise ValueError("Control characters (such as NUL or a line break) are not allowed here")
+    return value
+
+
+# Every name a person gives (a workspace, a connection...).
+Name = Annotated[str, Field(min_length=1, max_length=200, json_schema_extra={"pattern": NO_CONTROL_CHARACTERS}),
+                 AfterValidator(_no_control_characters)]
+# Free text in a query (a search): the same characters refused, no length floor.
+Text = Annotated[str, Field(max_length=200, json_schema_extra={"pattern": NO_CONTROL_CHARACTERS}),
+                 AfterValidator(_no_control_characters)]
 
 
 class StrictModel(BaseModel):
@@ -36,6 +89,9 @@ class ErrorOut(BaseModel):
 ERRORS = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 413: ErrorOut, 422: ErrorOut}
 
 
+MAX_PAGE = 1_000_000  # past any real list, and (page - 1) * per_page stays well inside an SQL OFFSET
+
+
 class PageQuery(StrictModel):
-    page: int = Field(1, ge=1)
+    page: int = Field(1, ge=1, le=MAX_PAGE)
     per_page: int = Field(25, ge=1, le=200)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 from datetime import date, datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel, Field
@@ -19,9 +19,9 @@ from server.connections.handoff import begin
 from server.connections.status import Event, TransitionRefused, apply, can
 from server.connectors import ProviderError, ProviderOption, catalog
 from server.db.engine import request_session
-from server.db.models import Account, Connection, ConnectionStatus, DataType, LogEvent, utcnow
-from server.runtime import services
-from server.web.common import BEARER, ERRORS, OptionalBody, PageQuery, StrictModel
+from server.db.models import Account, Connection, ConnectionStatus, DataType, Entity, LogEvent, RefreshRun, utcnow
+from server.runtime import runtime
+from server.web.common import BEARER, ERRORS, Id, Name, OptionalBody, PageQuery, StrictModel, Text
 from server.web.errors import ApiError, not_found
 
 log = logging.getLogger(__name__)
@@ -50,6 +50,18 @@ class AccountStatus(BaseModel):
     label: str = Field(description="What the list shows, e.g. `12 accounts`.")
 
 
+class LastRun(BaseModel):
+    id: int
+    trigger: str
+    status: str = Field(description="queued, running, succeeded, failed or cancelled.")
+    needs_attention: bool
+    queued_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    progress: dict[str, Any] = Field(description="pages, rows_read, rows_written while it runs, and at its end.")
+    error: str
+
+
 class ConnectionOut(BaseModel):
     id: int
     name: str
@@ -69,6 +81,7 @@ class ConnectionOut(BaseModel):
     last_authorized_at: datetime | None
     last_successful_run_at: datetime | None
     records_last_30_days: int
+    last_run: LastRun | None = Field(description="The newest refresh run, running or ended; null before the first.")
     actions: list[str] = Field(description="What the caller may do now: refresh, reconnect, select_entities, "
                                            "sync_entities, choose_data_types, disconnect, delete.")
 
@@ -85,7 +98,8 @@ def allowed_actions(connection: Connection, caller: Caller, has_selection: bool)
     actions = []
     if status in WITH_CREDENTIALS and has_selection:
         actions.append("refresh")
-    actions.append("reconnect")
+    if may_reconnect(connection, caller):
+        actions.append("reconnect")
     if status in WITH_CREDENTIALS:
         actions += ["select_entities", "sync_entities"]
     actions.append("choose_data_types")
@@ -94,6 +108,22 @@ def allowed_actions(connection: Connection, caller: Caller, has_selection: bool)
             actions.append("disconnect")
         actions.append("delete")
     return actions
+
+
+def may_reconnect(connection: Connection, caller: Caller) -> bool:
+    """A new consent can bind the connection to a different provider login, so it is an admin's call;
+    except while the first consent is unfinished (setup), when there is no login yet to swap."""
+    return caller.is_admin or connection.status == S.setup
+
+
+def _last_runs(session: Session, connection_ids: list[int]) -> dict[int, RefreshRun]:
+    newest = (select(func.max(RefreshRun.id)).where(RefreshRun.connection_id.in_(connection_ids))
+              .group_by(RefreshRun.connection_id))
+    return {run.connection_id: run for run in session.scalars(select(RefreshRun).where(RefreshRun.id.in_(newest)))}
+
+
+def _last_run(run: RefreshRun | None) -> LastRun | None:
+    return None if run is None else LastRun.model_validate(run, from_attributes=True)
 
 
 def _records_last_30_days(session: Session, connection_ids: list[int]) -> dict[int, int]:
@@ -123,12 +153,13 @@ def _account_status(connection: Connection, accounts: int) -> AccountStatus:
 
 def _offered() -> dict[str, ProviderOption]:
     """The providers configured now. A connection to one no longer configured still shows (by its key)."""
-    return {option.key: option for option in catalog(services().settings)}
+    return {option.key: option for option in catalog(runtime().settings)}
 
 
 def describe(session: Session, connections: list[Connection]) -> list[dict]:
     ids = [c.id for c in connections]
     records, accounts = _records_last_30_days(session, ids), _account_counts(session, ids)
+    last_runs = _last_runs(session, ids)
     caller = current_caller()
     offered = _offered()
     described = []
@@ -147,7 +178,7 @@ def describe(session: Session, connections: list[Connection]) -> list[dict]:
             data_types=connection.data_types, schedule=connection.schedule, next_run_at=None,
             created_at=connection.created_at, last_authorized_at=connection.last_authorized_at,
             last_successful_run_at=connection.last_successful_run_at,
-            records_last_30_days=records.get(connection.id, 0),
+            records_last_30_days=records.get(connection.id, 0), last_run=_last_run(last_runs.get(connection.id)),
             actions=allowed_actions(connection, caller, bool(selected)),
         ).model_dump(mode="json"))
     return described
@@ -167,18 +198,45 @@ def refuse(message: str) -> ApiError:
 
 # --- the list
 
-SORTABLE = ("name", "provider", "business_account", "created_at", "last_authorized_at", "last_successful_run_at",
-            "schedule", "records_last_30_days")
+SORTABLE = ("name", "provider", "business_account", "entities", "credential_status", "accounts", "created_at",
+            "last_authorized_at", "last_successful_run_at", "last_run_at", "schedule", "records_last_30_days")
 
 
 class ConnectionQuery(PageQuery):
-    q: str | None = Field(None, max_length=200, description="Search name, provider and business account.")
+    q: Text | None = Field(None, description="Search name, provider (key or catalog name), business "
+                                                            "account and the names of selected entities.")
     sort: Literal[SORTABLE] = "name"  # type: ignore[valid-type]
     order: Literal["asc", "desc"] = "asc"
 
 
 class ConnectionPath(BaseModel):
-    connection_id: int
+    connection_id: Id
+
+
+def _matches(q: str):
+    text = q.lower()
+    pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    like = [func.lower(column).like(pattern, escape="\\")
+            for column in (Connection.name, Connection.provider, Connection.business_account)]
+    named = [key for key, option in _offered().items() if text in option.display_name.lower()]
+    with_entity = select(Entity.connection_id).where(func.lower(Entity.name).like(pattern, escape="\\"))
+    return or_(*like, Connection.provider.in_(named), Connection.id.in_(with_entity))
+
+
+def _sort_column(sort: str):
+    """The column, or per-connection subquery, that orders the list by what the user sees."""
+    if sort == "records_last_30_days":
+        since = utcnow() - timedelta(days=30)
+        return (select(func.coalesce(func.sum(LogEvent.rows_inserted + LogEvent.rows_updated), 0))
+                .where(LogEvent.connection_id == Connection.id, LogEvent.created_at >= since).scalar_subquery())
+    if sort == "entities":  # by the first selected entity's name, as the list shows them
+        return (select(func.min(Entity.name)).where(Entity.connection_id == Connection.id, Entity.selected)
+                .scalar_subquery())
+    if sort == "accounts":
+        return select(func.count(Account.id)).where(Account.connection_id == Connection.id).scalar_subquery()
+    if sort == "last_run_at":
+        return select(func.max(RefreshRun.queued_at)).where(RefreshRun.connection_id == Connection.id).scalar_subquery()
+    return getattr(Connection, sort)
 
 
 @bp.get("/connections", responses={200: ConnectionList})
@@ -187,17 +245,9 @@ def list_connections(query: ConnectionQuery):
     session = request_session()
     where = [Connection.workspace_id == current_caller().workspace_id, Connection.deleted_at.is_(None)]
     if query.q:
-        pattern = f"%{query.q.lower()}%"
-        where.append(or_(*(func.lower(column).like(pattern) for column in
-                           (Connection.name, Connection.provider, Connection.business_account))))
-    if query.sort == "records_last_30_days":
-        since = utcnow() - timedelta(days=30)
-        column = (select(func.coalesce(func.sum(LogEvent.rows_inserted + LogEvent.rows_updated), 0))
-                  .where(LogEvent.connection_id == Connection.id, LogEvent.created_at >= since)
-                  .scalar_subquery())
-    else:
-        column = getattr(Connection, query.sort)
-    ordered = column.asc() if query.order == "asc" else column.desc()
+        where.append(_matches(query.q))
+    column = _sort_column(query.sort)
+    ordered = (column.asc() if query.order == "asc" else column.desc()).nulls_last()
     total = session.scalar(select(func.count()).select_from(Connection).where(*where))
     rows = session.scalars(select(Connection).where(*where).order_by(ordered, Connection.id)
                            .offset((query.page - 1) * query.per_page).limit(query.per_page)).all()
@@ -215,7 +265,7 @@ def get_connection(path: ConnectionPath):
 
 class NewConnection(StrictModel):
     provider: str = Field(description="A provider key from `GET /api/v1/providers`.")
-    name: str | None = Field(None, min_length=1, max_length=200)
+    name: Name | None = None
     setup: dict[str, str] = Field(default_factory=dict, description="The provider's setup fields, if any.")
 
 
@@ -251,8 +301,11 @@ def create_connection(body: NewConnection):
 
 @bp.post("/connections/<int:connection_id>/reconnect", responses={200: Handoff})
 def reconnect(path: ConnectionPath):
-    """A new consent for this source, keeping its selections, mappings and data."""
+    """A new consent for this source, keeping its selections, mappings and data. Admins only, except to
+    finish a first consent that never completed (status `setup`)."""
     connection = find_connection(path.connection_id)
+    if not may_reconnect(connection, current_caller()):
+        require_admin()
     session = request_session()
     url = begin(session, connection, current_caller().member_id, "reconnect")
     session.commit()
@@ -320,7 +373,7 @@ def sync_connection_entities(path: ConnectionPath):
     connection = find_connection(path.connection_id)
     _require_credentials(connection)
     session = request_session()
-    vault, connector = services().vault, services().connector(connection.provider)
+    vault, connector = runtime().vault, runtime().connector_for(connection)
     try:
         companies = connector.list_companies(vault.token_source(connection.id))
     except ProviderError as error:
@@ -409,14 +462,14 @@ def delete_connection(path: ConnectionPath):
     revoked, detail = False, "There was no sign-in to revoke."
     if connection.token_ciphertext is not None:
         try:
-            services().vault.revoke(connection)
+            runtime().vault.revoke(connection)
             revoked, detail = True, "The provider revoked our access."
         except ProviderError as error:
             # The tokens are erased below either way; say plainly that the provider may still list us.
             detail = (f"The provider did not confirm the revocation ({error.message}); remove Ledgerpane from the "
                       "provider's connected apps to be sure.")
             log.warning("connection %s: revocation failed: %s", connection.id, error)
-    services().vault.erase(connection)
+    runtime().vault.erase(connection)
     connection.deleted_at = utcnow()
     connection.status_detail = "Deleted; its data stays."
     request_session().commit()
@@ -442,7 +495,7 @@ class RefreshStarted(BaseModel):
 @bp.post("/connections/<int:connection_id>/refresh", responses={202: RefreshStarted})
 def refresh(path: ConnectionPath, body: RefreshRequest):
     """Refresh now. One run per connection at a time: asking again returns the active run."""
-    from server.refresh.pipeline import request_refresh
+    from server.refresh.runs import request_refresh
 
     connection = find_connection(path.connection_id)
     _require_credentials(connection)
@@ -451,10 +504,13 @@ def refresh(path: ConnectionPath, body: RefreshRequest):
     if body.mode == "repull" and (not body.streams or body.since is None):
         raise ApiError(422, "missing_field", "A re-pull needs the data types to pull again and a date.",
                        "streams" if not body.streams else "since")
-    request_session().commit()  # release the read before the run takes the connection's lock
+    session = request_session()
+    first = session.scalar(select(func.count()).where(RefreshRun.connection_id == connection.id)) == 0
+    session.commit()  # release the read before the run takes the connection's lock
     run_id, created = request_refresh(
-        services().sessions, connection.id, trigger="manual", member_id=current_caller().member_id, mode=body.mode,
+        runtime().sessions, connection.id, trigger="initial" if first else "manual",
+        member_id=current_caller().member_id, mode=body.mode,
         streams=[s.value for s in body.streams] if body.streams else None, since=body.since)
     if created:
-        services().start_refresh(run_id)
+        runtime().jobs.submit(run_id)
     return RefreshStarted(run_id=run_id, created=created).model_dump(), 202

@@ -41,7 +41,8 @@ def validation_error_response(error: ValidationError):
     """Report the first problem, with the field at fault in dotted form (e.g. `entities.2.id`)."""
     first = error.errors(include_url=False)[0]
     field = ".".join(str(part) for part in first["loc"]) or None
-    code, message = _PYDANTIC_CODES.get(first["type"], ("invalid_value", first["msg"] + "."))
+    code, message = _PYDANTIC_CODES.get(first["type"], ("invalid_value", first["msg"].removeprefix("Value error, ")
+                                                         + "."))
     if first["type"].endswith("_type") or first["type"] in {"model_type", "dict_type", "list_type"}:
         code = "wrong_type"
         message = first["msg"] + "."
@@ -83,7 +84,11 @@ def register_error_handlers(app: Flask) -> None:
             message = f"The request body is larger than the {limit:,} bytes allowed."
         elif status == 404:
             message = "No such resource."
-        return error_response(status, _HTTP_CODES.get(status, "http_error"), message)
+        response, status = error_response(status, _HTTP_CODES.get(status, "http_error"), message)
+        if status == 405 and getattr(error, "valid_methods", None):
+            response.headers["Allow"] = ", ".join(sorted(error.valid_methods))  # RFC 9110 15.5.6: a 405 says
+        response.status_code = status
+        return response
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception):

@@ -5,26 +5,25 @@ and made by an authenticated API call; the callback trusts nothing but the state
 """
 from __future__ import annotations
 
-import base64
 import logging
 
-import orjson
 from flask import Blueprint, make_response, redirect, render_template, request
 
 from server.connections.entities import sync_entities
 from server.connections.handoff import COOKIE, LIFETIME, HandoffRefused, claim, start, verifier
+from server.connections.issuer import issuer_refusal
 from server.connections.status import Event, apply
 from server.connectors import ProviderError
 from server.db.engine import request_session
 from server.db.models import Connection
-from server.runtime import services
+from server.runtime import runtime
 
 log = logging.getLogger(__name__)
 bp = Blueprint("oauth", __name__, url_prefix="/oauth")
 
 
 def public_url() -> str:
-    return (services().settings.public_url or request.host_url).rstrip("/")
+    return (runtime().settings.public_url or request.host_url).rstrip("/")
 
 
 def redirect_uri(provider: str) -> str:
@@ -38,10 +37,10 @@ def start_consent(connection_id: int):
     if connection is None or connection.deleted_at is not None:
         return _page("refused", "This sign-in link is not valid", "Start again from the Connections page.",
                      status=404)
-    client = services().connector(connection.provider).oauth
+    flow = runtime().connector_for(connection).auth
     try:
-        started = start(session, connection_id, request.args.get("handoff", ""), client,
-                        redirect_uri(connection.provider), services().vault.cipher)
+        started = start(session, connection_id, request.args.get("handoff", ""), flow,
+                        redirect_uri(connection.provider), runtime().vault.cipher)
     except HandoffRefused as refused:
         return _page("refused", "This sign-in link cannot be used", str(refused), status=400)
     session.commit()
@@ -59,6 +58,12 @@ def callback(provider: str):
     except HandoffRefused as refused:
         return _page("refused", "This sign-in was refused", str(refused), status=400)
     session.commit()  # the state is spent before anything else happens: a replay finds it used
+    mixed_up = issuer_refusal(runtime().settings, provider, request.args.get("iss"))
+    if mixed_up:  # another provider's answer (RFC 9207): the handoff is spent, nothing is exchanged
+        handoff.outcome = "failed"
+        session.commit()
+        log.warning("oauth callback for %s refused: unexpected issuer", provider)
+        return _page("refused", "This sign-in was refused", mixed_up, status=400)
     connection = session.get(Connection, handoff.connection_id)
     if request.args.get("error"):
         handoff.outcome = "denied"
@@ -87,32 +92,19 @@ def callback(provider: str):
 
 
 def _connect(session, connection: Connection, handoff) -> None:
-    """Exchange the code, keep the tokens in the vault, and list the companies the grant covers."""
-    vault = services().vault
-    connector = services().connector(connection.provider)
-    state = request.args.get("state")
-    token = connector.oauth.exchange_code(
-        redirect_uri=redirect_uri(connection.provider), code=request.args.get("code", ""), returned_state=state,
-        expected_state=state, code_verifier=verifier(handoff, vault.cipher))
-    vault.store(connection, token)
-    companies = connector.list_companies(lambda rejected=None: token["access_token"])
+    """Complete the consent, seal the credential in the vault, and list the companies the grant covers."""
+    vault = runtime().vault
+    flow = runtime().connector_for(connection).auth
+    consent = flow.complete(redirect_uri=redirect_uri(connection.provider), callback=request.args.to_dict(),
+                            expected_state=request.args.get("state", ""), code_verifier=verifier(handoff, vault.cipher))
+    vault.store(connection, consent.credential)
+    if consent.setup:  # what the callback said about the grant (a realm...): the connector is built with it
+        connection.setup_fields = {**(connection.setup_fields or {}), **consent.setup}
+    access_token = flow.access_token(consent.credential)[0]
+    companies = runtime().connector_for(connection).list_companies(lambda rejected=None: access_token)
     sync_entities(session, connection, companies)
-    connection.business_account, connection.business_account_id = business_account(token)
+    connection.business_account, connection.business_account_id = consent.account, consent.account_id
     apply(connection, Event.authorized)
-
-
-def business_account(token: dict) -> tuple[str, str]:
-    """Who consented, for the list (login and id), from the OpenID id_token when the provider sends one.
-    Read for display only, never to decide access, so its signature is not checked here."""
-    id_token = token.get("id_token")
-    if not id_token or id_token.count(".") != 2:
-        return "", ""
-    try:
-        claims = orjson.loads(base64.urlsafe_b64decode(id_token.split(".")[1] + "=="))
-    except ValueError:
-        return "", ""
-    login = claims.get("email") or claims.get("preferred_username") or ""
-    return str(login)[:320], str(claims.get("xero_userid") or claims.get("sub") or "")[:200]
 
 
 def _page(outcome: str, title: str, message: str, connection_id: int | None = None, status: int = 200):

@@ -5,7 +5,7 @@ from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel, Field
 
 from server.connectors import catalog
-from server.runtime import services
+from server.runtime import runtime
 from server.web.common import BEARER, ERRORS
 
 bp = APIBlueprint("providers", __name__, url_prefix="/api/v1", abp_tags=[Tag(name="Providers")],
@@ -25,6 +25,7 @@ class ProviderOut(BaseModel):
     data_types: list[str]
     dimension_kinds: list[str] = Field(description="What the provider calls its dimensions.")
     setup_fields: list[SetupFieldOut] = Field(description="What to ask the user before consent.")
+    is_demo: bool = Field(description="A built-in demo company (the sandbox provider), not a real ledger.")
 
 
 class ProviderList(BaseModel):
@@ -37,6 +38,6 @@ def list_providers():
     items = [ProviderOut(key=o.key, name=o.display_name, auth_kind=o.auth_kind, data_types=list(o.data_types),
                          dimension_kinds=list(o.dimension_kinds),
                          setup_fields=[SetupFieldOut(name=f.name, label=f.label, required=f.required)
-                                       for f in o.setup_fields])
-             for o in catalog(services().settings)]
+                                       for f in o.setup_fields], is_demo=o.is_demo)
+             for o in catalog(runtime().settings)]
     return ProviderList(items=items).model_dump()

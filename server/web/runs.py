@@ -6,11 +6,12 @@ from typing import Any
 
 from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel, Field
+from sqlalchemy import func, select
 
 from server.access.keys import current_caller
 from server.db.engine import request_session
-from server.db.models import RefreshRun, RunStatus, utcnow
-from server.web.common import BEARER, ERRORS
+from server.db.models import Connection, RefreshRun, RunStatus, utcnow
+from server.web.common import BEARER, ERRORS, Id, PageQuery
 from server.web.errors import ApiError, not_found
 
 bp = APIBlueprint("runs", __name__, url_prefix="/api/v1", abp_tags=[Tag(name="Refresh runs")],
@@ -33,7 +34,7 @@ class RunOut(BaseModel):
 
 
 class RunPath(BaseModel):
-    run_id: int
+    run_id: Id
 
 
 def _find(run_id: int) -> RefreshRun:
@@ -45,6 +46,33 @@ def _find(run_id: int) -> RefreshRun:
 
 def _describe(run: RefreshRun) -> dict:
     return RunOut.model_validate({c: getattr(run, c) for c in RunOut.model_fields}).model_dump(mode="json")
+
+
+class RunQuery(PageQuery):
+    connection_id: Id | None = Field(None, description="Only this connection's runs.")
+
+
+class RunList(BaseModel):
+    items: list[RunOut]
+    total: int
+    page: int
+    per_page: int
+
+
+@bp.get("/runs", responses={200: RunList})
+def list_runs(query: RunQuery):
+    """Refresh runs, newest first: a connection's recent runs and their outcome."""
+    where = [RefreshRun.workspace_id == current_caller().workspace_id]
+    if query.connection_id is not None:
+        connection = request_session().get(Connection, query.connection_id)
+        if connection is None or connection.workspace_id != current_caller().workspace_id:
+            raise not_found("connection")
+        where.append(RefreshRun.connection_id == query.connection_id)
+    session = request_session()
+    total = session.scalar(select(func.count()).select_from(RefreshRun).where(*where))
+    runs = session.scalars(select(RefreshRun).where(*where).order_by(RefreshRun.id.desc())
+                           .offset((query.page - 1) * query.per_page).limit(query.per_page)).all()
+    return {"items": [_describe(run) for run in runs], "total": total, "page": query.page, "per_page": query.per_page}
 
 
 @bp.get("/runs/<int:run_id>", responses={200: RunOut})

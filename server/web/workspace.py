@@ -8,7 +8,7 @@ from server.access.keys import current_caller, require_admin
 from server.access.workspaces import check_timezone
 from server.db.engine import request_session
 from server.db.models import Workspace
-from server.web.common import BEARER, ERRORS, StrictModel
+from server.web.common import BEARER, ERRORS, Name, StrictModel
 
 bp = APIBlueprint("workspace", __name__, url_prefix="/api/v1", abp_tags=[Tag(name="Workspace")],
                   abp_security=BEARER, abp_responses=ERRORS)
@@ -22,8 +22,8 @@ class WorkspaceOut(BaseModel):
 
 
 class WorkspaceChange(StrictModel):
-    name: str | None = Field(None, min_length=1, max_length=200)
-    timezone: str | None = Field(None, description="IANA name, e.g. `Europe/London`.")
+    name: Name | None = None
+    timezone: str | None = Field(None, min_length=1, max_length=100, description="IANA name, e.g. `Europe/London`.")
     base_currency: str | None = Field(None, pattern="^[A-Za-z]{3}$", description="ISO 4217 code.")
 
     @field_validator("timezone")

@@ -53,7 +53,7 @@ def test_the_callback_page_tells_the_task_pane_and_carries_no_token(journey, db)
     assert "messageParent" in html and 'postMessage(payload, origin)' in html
     assert '"http://ledgerpane.test"' in html  # the exact origin, never "*"
     with db.sessions() as session:
-        token = journey.client.application.extensions["ledgerpane"].vault.token_set(
+        token = journey.client.application.extensions["ledgerpane"].vault.credential(
             session.get(Connection, connection_id))
     assert token["access_token"] not in html and token["refresh_token"] not in html
     assert page.headers["Cache-Control"] == "no-store"
@@ -197,7 +197,7 @@ def test_the_database_holds_no_token_in_plain_text(journey, db):
     connection_id = journey.connect()
     vault = journey.client.application.extensions["ledgerpane"].vault
     with db.sessions() as session:
-        token = vault.token_set(session.get(Connection, connection_id))
+        token = vault.credential(session.get(Connection, connection_id))
     secrets = [token["access_token"], token["refresh_token"]]
     with db.engine.connect() as raw:
         for table in ("connection", "oauth_handoff", "entity", "log_event"):
@@ -214,7 +214,7 @@ def test_no_token_reaches_the_log(journey, db, caplog):
     connection_id = journey.connect()
     vault = journey.client.application.extensions["ledgerpane"].vault
     with db.sessions() as session:
-        token = vault.token_set(session.get(Connection, connection_id))
+        token = vault.credential(session.get(Connection, connection_id))
     assert token["access_token"] not in caplog.text and token["refresh_token"] not in caplog.text
 
 
@@ -223,7 +223,7 @@ def test_no_api_response_carries_a_token(journey, db, client, workspace):
     journey.select(connection_id)
     vault = journey.client.application.extensions["ledgerpane"].vault
     with db.sessions() as session:
-        token = vault.token_set(session.get(Connection, connection_id))
+        token = vault.credential(session.get(Connection, connection_id))
     for path in ("/api/v1/connections", f"/api/v1/connections/{connection_id}",
                  f"/api/v1/connections/{connection_id}/entities", f"/api/v1/connections/{connection_id}/data-types",
                  "/api/v1/log"):

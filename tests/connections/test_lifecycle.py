@@ -1,7 +1,6 @@
 """A connection's life after consent: tokens refreshed and rotated by the vault, a revoked grant, reconnecting,
 disconnecting and deleting (data stays), and who may do what, in which workspace."""
 import threading
-import time
 from datetime import date
 from decimal import Decimal
 
@@ -10,26 +9,7 @@ from sqlalchemy import func, select
 
 from server.connectors import AuthRevoked
 from server.db.models import Connection, LedgerLine
-
-
-def vault_of(app):
-    return app.extensions["ledgerpane"].vault
-
-
-def expire_access_token(app, db, connection_id: int) -> dict:
-    """Make the stored access token look expired; returns the token set as it was."""
-    vault = vault_of(app)
-    with db.sessions.begin() as session:
-        connection = session.get(Connection, connection_id)
-        token = vault.token_set(connection)
-        vault.store(connection, {**token, "expires_at": int(time.time()) - 1})
-    return token
-
-
-def stored_token(app, db, connection_id: int) -> tuple[dict, int]:
-    with db.sessions() as session:
-        connection = session.get(Connection, connection_id)
-        return vault_of(app).token_set(connection), connection.token_version
+from tests.support.tokens import expire_access_token, stored_token, vault_of
 
 
 def add_ledger_line(db, connection_id: int) -> None:

@@ -29,6 +29,7 @@ class Seen:
     headers: dict[str, str]
     body: bytes
     at: float
+    target: str = ""  # the request target as sent, path and query undecoded
 
 
 Handler = Callable[[Seen], Reply]
@@ -85,7 +86,7 @@ class ScriptedServer:
                 length = int(self.headers.get("Content-Length") or 0)
                 seen = Seen(self.command, parts.path, {k: v[-1] for k, v in parse_qs(parts.query).items()},
                             {k.lower(): v for k, v in self.headers.items()}, self.rfile.read(length),
-                            time.monotonic())
+                            time.monotonic(), self.path)
                 with server._lock:
                     server.seen.append(seen)
                     server.in_flight += 1

@@ -61,9 +61,9 @@ def consent(sandbox: SandboxServer, url: str) -> str:
 
 
 def connect(sandbox: SandboxServer, xero: XeroConnector) -> dict:
-    request = xero.oauth.authorization_url(REDIRECT)
+    request = xero.auth.authorization_url(REDIRECT)
     callback = parse_qs(urlsplit(consent(sandbox, request.url)).query)
-    return xero.oauth.exchange_code(redirect_uri=REDIRECT, code=callback["code"][0],
+    return xero.auth.exchange_code(redirect_uri=REDIRECT, code=callback["code"][0],
                                     returned_state=callback["state"][0], expected_state=request.state,
                                     code_verifier=request.code_verifier)
 
@@ -76,7 +76,7 @@ class Vault:
 
     def __call__(self, rejected: str | None = None) -> str:
         if rejected == self.tokens["access_token"]:
-            self.tokens = self.xero.oauth.refresh(self.tokens["refresh_token"])
+            self.tokens = self.xero.auth.refresh(self.tokens["refresh_token"])
             self.refreshes += 1
         return self.tokens["access_token"]
 
@@ -113,25 +113,25 @@ def test_the_oauth_dance_with_pkce_lists_the_organisations(sandbox, xero):
 
 
 def test_a_code_without_its_verifier_is_refused(sandbox, xero):
-    request = xero.oauth.authorization_url(REDIRECT)
+    request = xero.auth.authorization_url(REDIRECT)
     callback = parse_qs(urlsplit(consent(sandbox, request.url)).query)
     with pytest.raises(AuthRevoked):
-        xero.oauth.exchange_code(redirect_uri=REDIRECT, code=callback["code"][0],
+        xero.auth.exchange_code(redirect_uri=REDIRECT, code=callback["code"][0],
                                  returned_state=callback["state"][0], expected_state=request.state,
                                  code_verifier="x" * 64)
 
 
 def test_a_callback_with_a_foreign_state_is_refused(sandbox, xero):
-    request = xero.oauth.authorization_url(REDIRECT)
+    request = xero.auth.authorization_url(REDIRECT)
     callback = parse_qs(urlsplit(consent(sandbox, request.url)).query)
     with pytest.raises(OAuthStateMismatch):
-        xero.oauth.exchange_code(redirect_uri=REDIRECT, code=callback["code"][0], returned_state="forged",
+        xero.auth.exchange_code(redirect_uri=REDIRECT, code=callback["code"][0], returned_state="forged",
                                  expected_state=request.state, code_verifier=request.code_verifier)
 
 
 def test_a_refresh_rotates_the_refresh_token(sandbox, xero):
     first = connect(sandbox, xero)
-    second = xero.oauth.refresh(first["refresh_token"])
+    second = xero.auth.refresh(first["refresh_token"])
     assert second["refresh_token"] != first["refresh_token"]
     assert second["access_token"] != first["access_token"]
     assert xero.list_companies(lambda rejected=None: second["access_token"])
@@ -139,17 +139,17 @@ def test_a_refresh_rotates_the_refresh_token(sandbox, xero):
 
 def test_a_rotated_refresh_token_replays_within_the_grace(sandbox, xero):
     first = connect(sandbox, xero)
-    xero.oauth.refresh(first["refresh_token"])
+    xero.auth.refresh(first["refresh_token"])
     sandbox.clock.advance(29 * 60)
-    assert xero.oauth.refresh(first["refresh_token"])["access_token"]
+    assert xero.auth.refresh(first["refresh_token"])["access_token"]
 
 
 def test_a_rotated_refresh_token_dies_after_the_grace(sandbox, xero):
     first = connect(sandbox, xero)
-    xero.oauth.refresh(first["refresh_token"])
+    xero.auth.refresh(first["refresh_token"])
     sandbox.clock.advance(31 * 60)
     with pytest.raises(AuthRevoked):
-        xero.oauth.refresh(first["refresh_token"])
+        xero.auth.refresh(first["refresh_token"])
 
 
 def test_an_expired_access_token_is_refreshed_once_mid_pull(sandbox, xero, vault, tenant):
@@ -159,7 +159,7 @@ def test_an_expired_access_token_is_refreshed_once_mid_pull(sandbox, xero, vault
 
 
 def test_a_revoked_grant_needs_a_reconnect(sandbox, xero, vault, tenant):
-    xero.oauth.revoke(vault.tokens["refresh_token"])
+    xero.auth.revoke(vault.tokens["refresh_token"])
     with pytest.raises(AuthRevoked):
         journal_lines(xero, vault, tenant["tenantId"])  # 401, then the refresh is refused
 
@@ -167,7 +167,7 @@ def test_a_revoked_grant_needs_a_reconnect(sandbox, xero, vault, tenant):
 def test_a_grant_revoked_by_the_user_needs_a_reconnect(sandbox, xero, vault, tenant):
     sandbox.admin("POST", "/admin/grants/revoke", {"clientId": TEST_CLIENT.client_id}, expect=200)
     with pytest.raises(AuthRevoked):
-        xero.oauth.refresh(vault.tokens["refresh_token"])
+        xero.auth.refresh(vault.tokens["refresh_token"])
 
 
 def test_a_token_refused_twice_is_auth_expired(sandbox, xero, tenant):
@@ -193,20 +193,20 @@ def test_journals_are_pulled_completely_and_match_the_ledger(sandbox, xero, vaul
     expected = {(m["accountId"], m["period"]): Decimal(str(m["netAmount"])) for m in truth["movements"]}
     pulled: Counter = Counter()
     for line in lines:
-        pulled[(line.account_id, f"{line.date:%Y-%m}")] += line.net_amount
+        pulled[(line.account_id, f"{line.date:%Y-%m}")] += line.amount
     assert {k: v for k, v in pulled.items() if v} == {k: v for k, v in expected.items() if v}
-    assert sum(line.net_amount for line in lines) == 0
+    assert sum(line.amount for line in lines) == 0
 
 
 def test_accounts_dimensions_currencies_and_organisation(sandbox, xero, vault, tenant):
     tenant_id = tenant["tenantId"]
     accounts = next(xero.pull("accounts", token=vault, tenant_id=tenant_id)).records
-    assert accounts and all(a.account_id and a.name for a in accounts)
-    assert any(a.status == "ARCHIVED" for a in accounts)
+    assert accounts and all(a.source_id and a.name for a in accounts)
+    assert any(a.status == "archived" for a in accounts)
     dimensions = next(xero.pull("tracking_categories", token=vault, tenant_id=tenant_id)).records
-    assert any(o.status == "ARCHIVED" for d in dimensions for o in d.options)
+    assert any(m.status == "archived" for d in dimensions for m in d.members)
     currencies = next(xero.pull("currencies", token=vault, tenant_id=tenant_id)).records
-    organisation = xero.organisation(vault, tenant_id)
+    organisation = xero.company_profile(vault, tenant_id)
     assert organisation.base_currency == tenant["baseCurrency"] in {c.code for c in currencies}
 
 
@@ -235,7 +235,7 @@ def test_incremental_journals_see_exactly_the_new_postings(sandbox, xero, vault,
     reversal = [line for line in new_lines if line.journal_number == voided["journalNumber"]]
     original, _ = journal_lines(xero, vault, tenant_id, cursor="0")
     first = [line for line in original if line.journal_number == 1]
-    assert sorted(r.net_amount for r in reversal) == sorted(-line.net_amount for line in first)
+    assert sorted(r.amount for r in reversal) == sorted(-line.amount for line in first)
     assert journal_lines(xero, vault, tenant_id, cursor=new_cursor)[0] == []
 
 
@@ -293,7 +293,7 @@ def test_a_lasting_fault_is_surfaced_typed(sandbox, xero, vault, tenant, kind, e
 def test_a_failing_token_endpoint_is_unavailable(sandbox, xero, vault):
     sandbox.admin("POST", "/admin/identity/faults", {"kind": "503", "endpoint": "token"}, expect=201)
     with pytest.raises(ProviderUnavailable):
-        xero.oauth.refresh(vault.tokens["refresh_token"])
+        xero.auth.refresh(vault.tokens["refresh_token"])
 
 
 def burst(sandbox: SandboxServer, xero: XeroConnector, vault: Vault, tenant_id: str) -> dict:

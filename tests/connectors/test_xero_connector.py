@@ -12,8 +12,8 @@ import pytest
 
 from server.connectors.framework.errors import AuthRevoked, BadResponse, OAuthStateMismatch, ProviderUnavailable
 from server.connectors.framework.http import HttpClient, RateLimits, RequestRecord, RetryPolicy
+from server.connectors.framework.records import DimensionValue
 from server.connectors.xero.connector import (
-    Tracking,
     XeroConnector,
     XeroEndpoints,
     parse_calendar_date,
@@ -89,18 +89,18 @@ def test_every_data_call_carries_the_tenant_and_the_bearer_token(server, xero):
 def test_journal_lines_are_parsed_exactly(server, xero):
     server.on("/xero/api.xro/2.0/Journals", journals_endpoint(1))
     line, other = next(xero.pull("journals", token=token, tenant_id=TENANT)).records
-    assert (line.source_line_id, line.source_journal_id, line.journal_number) == ("line-1-0", "journal-1", 1)
+    assert (line.source_line_id, line.source_journal_id) == ("line-1-0", "journal-1")
     assert line.date == date(2018, 10, 20)
     assert line.created_at == datetime(2018, 11, 2, 16, 30, 43, 467000, tzinfo=UTC)
-    assert (line.net_amount, line.gross_amount, line.tax_amount) == (Decimal("40.10"), Decimal("46.00"),
-                                                                     Decimal("5.90"))
-    assert str(line.net_amount) == "40.10" and str(other.net_amount) == "-40.10"
+    assert str(line.amount) == "40.10" and str(other.amount) == "-40.10"  # NetAmount, exactly
     assert (line.account_id, line.account_code) == ("b94495d0-44ab-4199-a1d0-427a4877e100", "610")
-    assert line.tracking == (Tracking("cat-1", "Region", "opt-1", "North"),)
-    assert other.tracking == () and other.description == ""
-    assert (line.description, line.source_type) == ("Acme Tires", "ACCREC")
-    assert (line.account_name, line.account_type, line.tax_type) == ("Accounts Receivable", "CURRENT", "OUTPUT2")
-    assert (line.source_id, line.reference) == ("d4956132-ed94-4dd7-9eaa-aa22dfdf06f2", "Red Fish, Blue Fish")
+    value, = line.dimension_values
+    assert isinstance(value, DimensionValue)
+    assert (value.dimension_id, value.member_id, value.dimension_name, value.member_name) == (
+        "cat-1", "opt-1", "Region", "North")
+    assert other.dimension_values == () and other.description == ""
+    assert line.description == "Acme Tires"
+    assert (line.account_name, line.account_type) == ("Accounts Receivable", "CURRENT")
 
 
 def test_modified_since_is_sent_for_journals_when_asked(server, xero):
@@ -142,8 +142,8 @@ def test_accounts_are_incremental_on_updated_date(server, xero):
     assert server.seen[0].headers["if-modified-since"] == "2019-01-01T00:00:00.000"
     assert page.cursor == "2019-11-14T18:10:38.314"
     savings, archived = page.records
-    assert (savings.code, savings.account_class, savings.currency_code) == ("091", "ASSET", "NZD")
-    assert archived.status == "ARCHIVED" and archived.system_account is None
+    assert (savings.code, savings.account_class, savings.currency) == ("091", "asset", "NZD")
+    assert archived.status == "archived"
 
 
 def test_a_first_accounts_pull_sends_no_modified_since(server, xero):
@@ -161,8 +161,10 @@ def test_tracking_categories_include_archived_options(server, xero):
     page, = xero.pull("tracking_categories", token=token, tenant_id=TENANT)
     assert server.seen[0].query == {"includeArchived": "true"}
     region, empty = page.records
-    assert [(o.name, o.status) for o in region.options] == [("North", "ACTIVE"), ("South", "ARCHIVED")]
-    assert empty.options == ()
+    assert (region.source_id, region.name) == ("cat-1", "Region")
+    assert [(m.source_id, m.name, m.status) for m in region.members] == [
+        ("opt-1", "North", "active"), ("opt-2", "South", "archived")]
+    assert empty.members == ()
 
 
 def test_currencies_and_organisation(server, xero):
@@ -173,10 +175,10 @@ def test_currencies_and_organisation(server, xero):
          "Timezone": "NEWZEALANDSTANDARDTIME", "FinancialYearEndDay": 31, "FinancialYearEndMonth": 3,
          "IsDemoCompany": False}]}))
     page, = xero.pull("currencies", token=token, tenant_id=TENANT)
-    assert [(c.code, c.description) for c in page.records] == [("NZD", "New Zealand Dollar")]
-    organisation = xero.organisation(token, TENANT)
-    assert (organisation.name, organisation.base_currency, organisation.financial_year_end_month) == (
-        "Dev Evangelist", "NZD", 3)
+    assert [(c.code, c.name) for c in page.records] == [("NZD", "New Zealand Dollar")]
+    profile = xero.company_profile(token, TENANT)
+    assert (profile.source_id, profile.name, profile.base_currency) == ("b2c885a9", "Dev Evangelist", "NZD")
+    assert (profile.year_end_month, profile.year_end_day, profile.country) == (3, 31, "NZ")
 
 
 def tb_row(label: str, account_id: str, *values: str) -> dict:
@@ -207,11 +209,11 @@ def test_the_trial_balance_is_pulled_per_period_end(server, xero):
     pages = list(xero.pull("trial_balance", token=token, tenant_id=TENANT, options={"period_ends": periods}))
     assert [s.query["date"] for s in server.seen] == ["2019-03-31", "2019-04-30"]
     sales, receivable = pages[0].records
-    assert (sales.period_end, sales.account_id, sales.account_code, sales.account_name, sales.section) == (
-        date(2019, 3, 31), "02439bca", "400", "Sales", "Revenue")
-    assert (sales.debit, sales.credit, sales.net, sales.ytd_net) == (0, 200, -200, Decimal("-1020.22"))
-    assert receivable.net == 200
-    assert pages[1].records[0].net == -400
+    assert (sales.period_end, sales.account_id, sales.account_code, sales.account_name) == (
+        date(2019, 3, 31), "02439bca", "400", "Sales")
+    assert (sales.debit, sales.credit, sales.year_to_date) == (0, 200, Decimal("-1020.22"))
+    assert (receivable.debit, receivable.year_to_date) == (200, Decimal("1020.22"))
+    assert pages[1].records[0].credit == 400
 
 
 def test_tenants_are_the_organisations_of_the_grant(server, xero):
@@ -263,8 +265,8 @@ def test_a_journal_without_lines_or_tracking_lists_is_read(server, xero):
     empty = {**journal(2), "JournalLines": None}
     server.script("/xero/api.xro/2.0/Journals", Reply(200, xero_json({"Journals": [bare, empty]})))
     first, second = next(xero.pull("journals", token=token, tenant_id=TENANT)).records
-    assert (first.tracking, second.tracking, second.description) == (None, (), "")
-    assert second.net_amount == Decimal("-40.10") and second.journal_number == 1
+    assert (first.dimension_values, second.dimension_values, second.description) == (None, (), "")
+    assert second.amount == Decimal("-40.10") and second.journal_number == 1
 
 
 @pytest.mark.parametrize("value, instant", [
@@ -291,7 +293,7 @@ def test_journal_dates_are_calendar_dates(value, day):
 # ------------------------------------------------------------------------------------------------ OAuth
 
 def test_the_authorization_url_carries_state_and_an_s256_challenge(xero):
-    request = xero.oauth.authorization_url("http://127.0.0.1:8000/oauth/callback/xero")
+    request = xero.auth.authorization_url("http://127.0.0.1:8000/oauth/callback/xero")
     query = parse_qs(urlsplit(request.url).query)
     assert request.url.startswith(xero.endpoints.authorize_url + "?")
     assert query["state"] == [request.state] and query["code_challenge_method"] == ["S256"]
@@ -303,7 +305,7 @@ def test_the_authorization_url_carries_state_and_an_s256_challenge(xero):
 
 def test_a_callback_with_another_state_is_refused_before_any_exchange(server, xero):
     with pytest.raises(OAuthStateMismatch):
-        xero.oauth.exchange_code(redirect_uri="http://cb", code="c", returned_state="evil", expected_state="mine",
+        xero.auth.exchange_code(redirect_uri="http://cb", code="c", returned_state="evil", expected_state="mine",
                                  code_verifier="v" * 50)
     assert server.seen == []
 
@@ -312,7 +314,7 @@ def test_the_code_exchange_uses_basic_auth_and_the_verifier(server, xero):
     server.script("/xero/identity/connect/token", Reply(200, {"access_token": "a", "refresh_token": "r",
                                                               "expires_in": 1800, "token_type": "Bearer"}))
     log: list[RequestRecord] = []
-    tokens = xero.oauth.exchange_code(redirect_uri="http://cb", code="the-code", returned_state="s",
+    tokens = xero.auth.exchange_code(redirect_uri="http://cb", code="the-code", returned_state="s",
                                       expected_state="s", code_verifier="v" * 50, log=log)
     assert tokens["refresh_token"] == "r"
     seen = server.seen[0]
@@ -326,18 +328,18 @@ def test_the_code_exchange_uses_basic_auth_and_the_verifier(server, xero):
 def test_a_dead_refresh_token_means_reconnect(server, xero):
     server.script("/xero/identity/connect/token", Reply(400, {"error": "invalid_grant"}))
     with pytest.raises(AuthRevoked):
-        xero.oauth.refresh("old-refresh-token")
+        xero.auth.refresh("old-refresh-token")
 
 
 def test_a_failing_token_endpoint_is_unavailable(server, xero):
     server.script("/xero/identity/connect/token", Reply(503, b"busy"))
     with pytest.raises(ProviderUnavailable):
-        xero.oauth.refresh("refresh-token")
+        xero.auth.refresh("refresh-token")
 
 
 def test_revocation_posts_the_refresh_token(server, xero):
     server.script("/xero/identity/connect/revocation", Reply(200, b""))
-    xero.oauth.revoke("refresh-token")
+    xero.auth.revoke("refresh-token")
     assert parse_qs(server.seen[0].body.decode())["token"] == ["refresh-token"]
 
 

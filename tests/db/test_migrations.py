@@ -6,7 +6,7 @@ from sqlalchemy import inspect
 
 from server.db.engine import downgrade, is_initialised, make_engine, upgrade
 from server.db.models import Base
-from tests.conftest import BACKENDS, fresh_database_url
+from tests.support.database import BACKENDS, fresh_database_url
 
 
 @pytest.fixture(params=BACKENDS)

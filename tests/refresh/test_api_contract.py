@@ -2,8 +2,8 @@
 connections, runs and log endpoints matches the OpenAPI document."""
 import pytest
 
-from tests.refresh.test_pipeline import ready
-from tests.web.test_app import validator_for
+from tests.support.openapi import validator_for
+from tests.support.refresh import ready
 
 
 def test_runs_and_log_of_another_workspace_are_invisible(journey, provider, other_workspace):

@@ -1,6 +1,5 @@
 """Reading a ledger for the refresh: the first pages in the run's own process, the rest in a helper
 process; what comes back, how failures travel, how a helper ends."""
-import multiprocessing
 import time
 
 import pytest
@@ -9,6 +8,7 @@ from server.connectors import ProviderUnavailable
 from server.mapping.ledger import LineMapper
 from server.refresh.reader import HelperFailed, ReadJob, read
 from server.store.ledger import Encoding
+from tests.support.refresh import readers
 
 
 def reading(app, connection_id: int, tenant_id: str, *, pages_here: int, log: list, batch_rows: int = 500,
@@ -17,14 +17,10 @@ def reading(app, connection_id: int, tenant_id: str, *, pages_here: int, log: li
     services = app.extensions["ledgerpane"]
     mapper = LineMapper(workspace_id=1, connection_id=connection_id, entity_id=1, currency="AUD", run_id=1,
                         account_ids={}, encoding=Encoding(services.engine.dialect.name))
-    job = ReadJob(services.settings, provider, connection_id, tenant_id, cursor=None, options={}, mapper=mapper,
-                  batch_rows=batch_rows)
+    job = ReadJob(services.settings, provider, {}, "journals", connection_id, tenant_id, cursor=None, options={},
+                  mapper=mapper, batch_rows=batch_rows)
     return read(job, log, services.connector("xero-sandbox"), services.vault.token_source(connection_id),
                 pages_here=pages_here)
-
-
-def readers() -> list:
-    return [p for p in multiprocessing.active_children() if p.name == "ledger-reader"]
 
 
 @pytest.mark.parametrize("pages_here", [1000, 1], ids=["in process", "mostly in a helper"])
@@ -79,7 +75,7 @@ def test_a_bug_in_the_helper_comes_back_with_its_traceback(journey, provider, ap
 def test_the_helper_refreshes_an_expired_token_itself(journey, provider, app, db):
     # Xero's access tokens last 30 minutes and a long load outlasts them: the helper must refresh through
     # the vault (the connection row's lock keeps two processes from spending the same refresh token).
-    from tests.connections.test_lifecycle import expire_access_token, stored_token
+    from tests.support.tokens import expire_access_token, stored_token
 
     connection_id = journey.connect()
     tenant = provider.tenants()[0]

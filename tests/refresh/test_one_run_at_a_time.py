@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 from server.db.models import Connection, RefreshRun, RunStatus, utcnow
-from server.refresh.pipeline import request_refresh
+from server.refresh.runs import request_refresh
 
 
 def stopping_run(db, connection_id: int, worker: str) -> int:

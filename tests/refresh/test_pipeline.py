@@ -1,58 +1,21 @@
 """The refresh pipeline against the sandbox over real HTTP: the first load equals the provider's ledger,
 later runs bring exactly the changes, re-reads never duplicate, and the log says what happened."""
 import time
-from collections import defaultdict
 from decimal import Decimal
 
 from sqlalchemy import delete, func, select
 
 from server.db.models import Account, Entity, LedgerLine
-from server.store.ledger import staged_tables
-
-
-def run_refresh(journey, connection_id: int, body: dict | None = None, deadline: float = 60) -> dict:
-    """Press play and wait (on the run's status, with a deadline) until the run ends."""
-    response = journey.client.post(f"/api/v1/connections/{connection_id}/refresh", json=body or {},
-                                   headers=journey.headers)
-    assert response.status_code == 202, response.get_json()
-    return wait_for_run(journey, response.get_json()["run_id"], deadline)
-
-
-def wait_for_run(journey, run_id: int, deadline: float = 60) -> dict:
-    give_up = time.monotonic() + deadline
-    while True:
-        run = journey.client.get(f"/api/v1/runs/{run_id}", headers=journey.headers).get_json()
-        if run["status"] not in ("queued", "running"):
-            return run
-        assert time.monotonic() < give_up, f"run {run_id} still {run['status']}: {run['progress']}"
-        time.sleep(0.05)
-
-
-def staged_left(db) -> dict[str, int]:
-    """Batches a reader helper staged that nobody moved (PostgreSQL stages them; SQLite never does)."""
-    if db.backend != "postgresql":
-        return {}
-    with db.engine.begin() as connection:
-        return staged_tables(connection)
-
-
-def loaded_movements(db, connection_id: int, tenant_id: str) -> dict[tuple[str, str], Decimal]:
-    """Net amount per (account id at the provider, YYYY-MM) as loaded into the workspace."""
-    with db.sessions() as session:
-        rows = session.execute(
-            select(Account.source_account_id, LedgerLine.period, func.sum(LedgerLine.amount))
-            .join(Account, Account.id == LedgerLine.account_id).join(Entity, Entity.id == LedgerLine.entity_id)
-            .where(LedgerLine.connection_id == connection_id, Entity.provider_entity_id == tenant_id)
-            .group_by(Account.source_account_id, LedgerLine.period)).all()
-    return {(account, period.isoformat()[:7]): total for account, period, total in rows if total}
-
-
-def ground_truth(provider, tenant_id: str) -> dict[tuple[str, str], Decimal]:
-    truth = provider.admin("GET", f"/admin/tenants/{tenant_id}/trial-balance", expect=200)
-    movements = defaultdict(Decimal)
-    for row in truth["movements"]:
-        movements[(row["accountId"], row["period"])] += Decimal(str(row["netAmount"]))
-    return {key: value for key, value in movements.items() if value}
+from tests.support.refresh import (
+    assert_equals_the_provider,
+    ground_truth,
+    line_total,
+    loaded_movements,
+    ready,
+    run_refresh,
+    staged_left,
+    wait_for_run,
+)
 
 
 def test_first_refresh_loads_exactly_the_providers_ledger(journey, db, provider):
@@ -70,24 +33,6 @@ def test_first_refresh_loads_exactly_the_providers_ledger(journey, db, provider)
     item = journey.connection(connection_id)
     assert item["status"] == "live" and item["account_status"]["state"] == "ready"
     assert item["records_last_30_days"] > total_lines
-
-
-def ready(journey, provider) -> int:
-    connection_id = journey.connect()
-    journey.select(connection_id)
-    assert run_refresh(journey, connection_id)["status"] == "succeeded"
-    return connection_id
-
-
-def line_total(db) -> int:
-    with db.sessions() as session:
-        return session.scalar(select(func.count()).select_from(LedgerLine))
-
-
-def assert_equals_the_provider(db, provider, connection_id):
-    for tenant in provider.tenants():
-        assert loaded_movements(db, connection_id, tenant["tenantId"]) == ground_truth(provider, tenant["tenantId"])
-    assert line_total(db) == sum(t["lineCount"] for t in provider.tenants())
 
 
 def test_a_second_run_reads_only_the_overlap_and_writes_nothing(journey, db, provider):
@@ -213,7 +158,7 @@ def test_the_log_says_what_happened_per_entity_and_data_type_without_secrets(jou
     with db.sessions() as session:
         from server.db.models import Connection
 
-        token = app.extensions["ledgerpane"].vault.token_set(session.get(Connection, connection_id))
+        token = app.extensions["ledgerpane"].vault.credential(session.get(Connection, connection_id))
     raw = journey.client.get("/api/v1/log?per_page=200", headers=journey.headers).get_data(as_text=True)
     assert token["access_token"] not in raw and token["refresh_token"] not in raw
     filtered = journey.client.get("/api/v1/log?data_type=journals&status=succeeded", headers=journey.headers)
@@ -258,7 +203,7 @@ def test_a_provider_outage_fails_the_run_in_plain_words(journey, db, provider):
 
 
 def test_a_revoked_grant_during_refresh_asks_for_reconnect(journey, db, provider, app):
-    from tests.connections.test_lifecycle import expire_access_token
+    from tests.support.tokens import expire_access_token
 
     connection_id = ready(journey, provider)
     provider.admin("POST", "/admin/grants/revoke", {}, expect=200)
@@ -330,7 +275,7 @@ def test_the_change_summary_of_an_incremental_run_is_what_it_wrote(journey, db, 
 
 
 def test_cancelling_mid_load_keeps_what_was_committed_and_ends_the_reader(journey, db, provider):
-    from tests.refresh.test_ledger_reader import readers
+    from tests.support.refresh import readers
 
     connection_id, tenant, run_id = start_a_slow_refresh(journey, provider, delay=0.1, count=200)
     give_up = time.monotonic() + 60

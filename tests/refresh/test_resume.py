@@ -9,8 +9,8 @@ import time
 from sqlalchemy import func, select
 
 from server.db.models import LedgerLine, RefreshRun
-from tests.refresh.test_pipeline import assert_equals_the_provider, line_total, run_refresh, staged_left
 from tests.support.journey import ORIGIN
+from tests.support.refresh import assert_equals_the_provider, line_total, run_refresh, staged_left
 
 
 def test_a_killed_refresh_resumes_where_it_stopped(journey, db, provider, tmp_path):

@@ -28,7 +28,7 @@ def line(encoding: Encoding, number: int, amount: str, account: int = 1, day: da
               "source_journal_id": f"journal-{number}", "date": on, "period": period, "account_id": account,
               "dim1_member_id": None, "dim2_member_id": None, "dim3_member_id": None, "dim4_member_id": None,
               "amount": Encoding.amount(Decimal(amount)), "currency": "NZD", "amount_base": None,
-              "description": "", "source_tracking": "", "run_id": 1,
+              "description": "", "source_dimensions": "", "run_id": 1,
               "source_updated_at": encoding.moment(datetime(2025, 1, 15, 9, tzinfo=UTC))}
     return tuple(values[column] for column in LINE_COLUMNS)
 
@@ -111,7 +111,8 @@ def test_a_staged_batch_is_dropped_with_the_move_and_kept_if_the_move_rolls_back
 def test_a_run_sweeps_away_batches_staged_for_runs_that_stopped(journey, db):
     if db.backend != "postgresql":
         pytest.skip("only PostgreSQL stages batches")
-    from server.refresh.pipeline import _drop_abandoned_batches, request_refresh
+    from server.refresh.pipeline import _drop_abandoned_batches
+    from server.refresh.runs import request_refresh
 
     connection_id = journey.connect()
     ended, _ = request_refresh(db.sessions, connection_id, trigger="manual", member_id=None)

@@ -1,4 +1,4 @@
-"""Fixtures of the sandbox tests. The sandbox fixtures themselves live in tests/plugins/sandbox.py."""
+"""Fixtures of the sandbox tests. The sandbox fixtures themselves live in tests/support/sandbox.py."""
 from __future__ import annotations
 
 from collections.abc import Callable

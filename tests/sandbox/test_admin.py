@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import requests
 
-from tests.sandbox.test_xero_api import all_journals, envelope, if_modified_since
+from tests.support.xero_api import all_journals, envelope, if_modified_since
 
 
 def test_admin_needs_the_key(sandbox):
@@ -135,10 +135,8 @@ def test_grants_can_be_listed_and_revoked(sandbox, tenant_ids):
 
 
 def test_a_report_adjustment_makes_the_trial_balance_disagree_from_that_month_on(sandbox, api, tenant_ids):
-    from tests.sandbox.test_xero_api import envelope as _envelope
-
     def bank_balance(as_at: str) -> Decimal:
-        report = _envelope(api(f"Reports/TrialBalance?date={as_at}", tenant_ids[0]), "Reports")[0]
+        report = envelope(api(f"Reports/TrialBalance?date={as_at}", tenant_ids[0]), "Reports")[0]
         bank = next(r for s in report["Rows"] if s["RowType"] == "Section" for r in s["Rows"]
                     if r["Cells"][0]["Value"] == "Business Bank Account (090)")
         debit, credit = (Decimal(c["Value"] or "0") for c in bank["Cells"][1:3])

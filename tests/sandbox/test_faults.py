@@ -9,6 +9,7 @@ import requests
 
 from server.sandbox import RateLimits
 from tests.support.sandbox import make_test_config, running_sandbox
+from tests.support.waiting import wait_until
 
 
 def add_fault(sandbox, tenant_id: str, **fault) -> None:
@@ -17,13 +18,6 @@ def add_fault(sandbox, tenant_id: str, **fault) -> None:
 
 def stats(sandbox, tenant_id: str) -> dict:
     return sandbox.admin("GET", f"/admin/tenants/{tenant_id}/stats", expect=200)
-
-
-def wait_for(condition, seconds: float = 2.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.01)
 
 
 def test_injected_429_carries_retry_after_and_the_problem(sandbox, api, tenant_ids):
@@ -98,13 +92,15 @@ def limited():
 def test_minute_limit_answers_429_until_the_window_ends(limited):
     limited.reset()
     tenant = limited.tenants()[0]["tenantId"]
-    wait_for(lambda: time.time() % 1.0 < 0.5)  # start early in a window, so all six land in it
+    wait_until(lambda: time.time() % 1.0 < 0.5, deadline=2, interval=0.01,
+               message="the start of a rate-limit window")  # start early in a window, so all six land in it
     answers = [limited.api("Currencies", limited.token, tenant) for _ in range(6)]
     assert [a.status_code for a in answers] == [200] * 5 + [429]
     assert [a.headers["X-MinLimit-Remaining"] for a in answers[:5]] == ["4", "3", "2", "1", "0"]
     assert answers[5].headers["X-Rate-Limit-Problem"] == "minute"
     assert answers[5].headers["Retry-After"] == "1"
-    wait_for(lambda: limited.api("Currencies", limited.token, tenant).status_code == 200)
+    wait_until(lambda: limited.api("Currencies", limited.token, tenant).status_code == 200, deadline=2,
+               message="the next window lets a call through")
     assert stats(limited, tenant)["rateLimited"]["minute"] >= 1
 
 
@@ -112,11 +108,14 @@ def test_day_limit(limited):
     limited.reset()
     tenant = limited.tenants()[1]["tenantId"]
     served = []
-    deadline = time.monotonic() + 5
-    while len(served) < 12 and time.monotonic() < deadline:
+
+    def served_twelve() -> bool:
         answer = limited.api("Currencies", limited.token, tenant)
         if answer.status_code == 200:
             served.append(answer)
+        return len(served) == 12
+
+    wait_until(served_twelve, deadline=5, interval=0, message=lambda: f"{len(served)} of the day's 12 calls served")
     assert served[-1].headers["X-DayLimit-Remaining"] == "0"
     refused = limited.api("Currencies", limited.token, tenant)
     assert refused.status_code == 429
@@ -131,7 +130,7 @@ def test_concurrency_limit(limited):
     slow = [threading.Thread(target=limited.api, args=("Currencies", limited.token, tenant)) for _ in range(2)]
     for thread in slow:
         thread.start()
-    wait_for(lambda: stats(limited, tenant)["inFlight"] == 2)
+    wait_until(lambda: stats(limited, tenant)["inFlight"] == 2, deadline=2, message="two slow calls in flight")
     third = limited.api("Currencies", limited.token, tenant)
     assert third.status_code == 429
     assert third.headers["X-Rate-Limit-Problem"] == "concurrent"

@@ -1,8 +1,5 @@
-"""Generated data: deterministic, exactly the size asked for, balanced, and fast enough."""
+"""Generated data: deterministic, exactly the size asked for, balanced. (How fast: benchmarks/sandbox_generate.py.)"""
 from __future__ import annotations
-
-import gc
-import time
 
 import orjson
 import pytest
@@ -50,14 +47,11 @@ def test_journals_are_balanced_tracked_and_ids_unique():
     assert len(ids) == organisation.line_count + len(organisation.journals)
 
 
-@pytest.mark.slow
-def test_a_million_lines_generate_in_under_30_seconds():
-    gc.disable()
-    started = time.perf_counter()
-    try:
-        organisation = generate_organisation(0, 1, 1_000_000, END_MS)
-    finally:
-        gc.enable()
-    elapsed = time.perf_counter() - started
-    assert organisation.line_count == 1_000_000
-    assert elapsed < 30, f"{elapsed:.1f}s"
+def test_a_large_organisation_is_exact_and_the_same_every_time():
+    # The shape of a big load at a size the suite can afford: every line asked for, each journal balanced,
+    # numbered without gaps, and byte for byte the same on a second run.
+    first, second = (generate_organisation(3, 11, 20_000, END_MS) for _ in range(2))
+    assert first.line_count == 20_000 == sum(len(j.lines) for j in first.journals)
+    assert [j.number for j in first.journals] == list(range(1, len(first.journals) + 1))
+    assert all(sum(line.net for line in j.lines) == 0 for j in first.journals)
+    assert [j.payload for j in first.journals] == [j.payload for j in second.journals]

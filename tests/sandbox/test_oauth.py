@@ -14,7 +14,8 @@ from werkzeug.exceptions import NotFound
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
 from server.sandbox import SandboxClient, create_sandbox_app
-from tests.support.sandbox import SCOPE, TEST_CLIENT, make_test_config, running_sandbox, serving
+from tests.support.sandbox import SCOPE, TEST_CLIENT, make_test_config, running_sandbox
+from tests.support.wsgi import serve_wsgi
 
 AUTHORIZE = "/xero/identity/connect/authorize"
 TOKEN = "/xero/identity/connect/token"
@@ -227,7 +228,7 @@ def test_urls_respect_the_mount_point():
     """Mounted under /sandbox of another app (as the main service does), links keep the prefix."""
     config = make_test_config(lines=100)
     app = DispatcherMiddleware(NotFound(), {"/sandbox": create_sandbox_app(config)})
-    with serving(app, threads=4) as url:
+    with serve_wsgi(app, threads=4) as url:
         root = url + "/sandbox"
         assert requests.get(root + "/", timeout=10).json()["authorize"] == "/sandbox" + AUTHORIZE
         session = oauth_session()

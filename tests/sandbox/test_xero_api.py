@@ -2,7 +2,6 @@
 the trial balance, and the 401/403 rules."""
 from __future__ import annotations
 
-import json
 import re
 import uuid
 from collections import defaultdict
@@ -11,7 +10,8 @@ from decimal import Decimal
 
 import pytest
 
-MS_DATE = re.compile(r"/Date\(\d+(\+0000)?\)/")
+from tests.support.xero_api import MS_DATE, all_journals, envelope, if_modified_since
+
 # What a connector relies on in each object: these must be present (the spec marks nothing required).
 NEEDED = {
     "Journal": ["JournalID", "JournalDate", "JournalNumber", "CreatedDateUTC", "Reference", "SourceID",
@@ -63,17 +63,6 @@ def conforms(value, schema: dict, schemas: dict, where: str) -> None:
         assert isinstance(value, bool), where
 
 
-def envelope(response, key: str) -> list:
-    assert response.status_code == 200, response.text
-    assert response.headers["Content-Type"].startswith("application/json")
-    body = json.loads(response.text, parse_float=Decimal)
-    assert body["Status"] == "OK"
-    uuid.UUID(body["Id"])
-    assert MS_DATE.fullmatch(body["DateTimeUTC"])
-    assert body["ProviderName"] == "Ledgerpane (tests)"
-    return body[key]
-
-
 def collection(schemas: dict, name: str) -> dict:
     return {"$ref": f"#/components/schemas/{name}"}
 
@@ -113,20 +102,6 @@ def test_chart_of_accounts_covers_the_types_and_classes(api):
     assert any(a["Status"] == "ARCHIVED" for a in accounts)
 
 
-def all_journals(api, tenant_id: str, headers: dict | None = None, offset: int = 0) -> list[dict]:
-    """Page through Journals as Xero's docs say: offset = last JournalNumber seen."""
-    journals = []
-    while True:
-        page = envelope(api(f"Journals?offset={offset}", tenant_id, headers=headers or {}), "Journals")
-        if not page:
-            return journals
-        assert len(page) <= 100
-        numbers = [j["JournalNumber"] for j in page]
-        assert numbers == sorted(numbers) and numbers[0] > offset
-        journals.extend(page)
-        offset = numbers[-1]
-
-
 def test_paging_by_offset_serves_every_line_exactly_once(sandbox, api, tenant_ids):
     tenant = next(t for t in sandbox.tenants() if t["tenantId"] == tenant_ids[1])
     journals = all_journals(api, tenant_ids[1])
@@ -157,11 +132,6 @@ def test_journals_span_three_years_ending_now(api, tenant_ids):
     assert {j["SourceType"] for j in journals} >= {"ACCREC", "ACCPAY", "ACCRECPAYMENT", "ACCPAYPAYMENT"}
     tags = [t for j in journals for line in j["JournalLines"] for t in line["TrackingCategories"]]
     assert {t["Name"] for t in tags} == {"Region", "Department"}
-
-
-def if_modified_since(ms: int) -> dict:
-    moment = datetime.fromtimestamp(ms / 1000, UTC)
-    return {"If-Modified-Since": moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}"}
 
 
 def test_journals_if_modified_since_is_still_offset_paged(api, tenant_ids):

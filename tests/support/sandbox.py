@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -22,11 +21,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
-import waitress
 from flask import Flask
-from waitress import wasyncore
 
 from server.sandbox import AdjustableClock, RateLimits, SandboxClient, SandboxConfig, create_sandbox_app
+from tests.support.wsgi import serve_wsgi
 
 TEST_CLIENT = SandboxClient(
     client_id="ledgerpane-test",
@@ -122,35 +120,11 @@ class SandboxServer:
 
 
 @contextmanager
-def serving(app, threads: int = 16) -> Iterator[str]:
-    """Serve a WSGI app with waitress on a free port of 127.0.0.1 in a thread; yields its root URL."""
-    server = waitress.create_server(app, host="127.0.0.1", port=0, threads=threads)
-    stop = threading.Event()
-
-    def run() -> None:
-        # waitress's own run() only returns once every client has hung up; this loop stops on
-        # request and closes what is left (listener, idle keep-alive connections) from its own thread.
-        while not stop.is_set():
-            wasyncore.loop(timeout=0.05, map=server._map, count=1)
-        for channel in list(server._map.values()):
-            channel.close()
-        server.task_dispatcher.shutdown(timeout=5)
-
-    thread = threading.Thread(target=run, name="sandbox-server", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.effective_port}"
-    finally:
-        stop.set()
-        thread.join(timeout=10)
-
-
-@contextmanager
 def running_sandbox(config: SandboxConfig | None = None, threads: int = 16) -> Iterator[SandboxServer]:
     """A sandbox of its own, served for real for the duration of the block."""
     config = config or make_test_config()
     app = create_sandbox_app(config)
-    with serving(app, threads) as url:
+    with serve_wsgi(app, threads) as url:
         sandbox = SandboxServer(url, config, app)
         try:
             yield sandbox

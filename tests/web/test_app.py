@@ -2,12 +2,10 @@
 import re
 
 import pytest
-from jsonschema import Draft202012Validator
-from referencing import Registry
-from referencing.jsonschema import DRAFT202012
 
 from server.app import create_app
 from server.config import load_settings
+from tests.support.openapi import validator_for
 
 
 def test_settings_default_to_a_sqlite_file_under_var(tmp_path, monkeypatch):
@@ -80,13 +78,6 @@ def test_openapi_lists_exactly_the_routes(client, app):
         for method, operation in item.items():
             assert operation.get("security") == [{"workspace_key": []}], f"{method} {path} is not secured"
             assert operation.get("summary"), f"{method} {path} has no summary"
-
-
-def validator_for(document: dict, path: str, method: str, status: int) -> Draft202012Validator:
-    schema = document["paths"][path][method]["responses"][str(status)]["content"]["application/json"]["schema"]
-    registry = Registry().with_resource("urn:api", DRAFT202012.create_resource(document))
-    schema = {"$ref": "urn:api#" + schema["$ref"].removeprefix("#")} if "$ref" in schema else schema
-    return Draft202012Validator(schema, registry=registry)
 
 
 @pytest.mark.parametrize("method, path, body, status", [

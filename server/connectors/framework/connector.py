@@ -12,6 +12,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from server.connectors.framework.auth import AuthFlow
 from server.connectors.framework.errors import BadResponse, ProviderError
 from server.connectors.framework.http import (
     HttpClient,
@@ -21,9 +22,9 @@ from server.connectors.framework.http import (
     TokenSource,
     default_client,
 )
-from server.connectors.framework.oauth import OAuthClient
 from server.connectors.framework.paginators import Options
 from server.connectors.framework.parsing import UnexpectedShape, decode_json, gc_paused
+from server.connectors.framework.records import CompanyProfile, Deletion, Role
 from server.connectors.framework.streams import DATA_TYPES, DataType, Page, Stream
 
 
@@ -38,7 +39,10 @@ class Company:
 
 
 class Connector(ABC):
-    """A provider. Subclasses declare the class attributes and implement `list_companies`."""
+    """A provider, built for one connection from its stored setup (`setup`: the provider-specific fields
+    the user gave or the consent returned, such as an environment or a realm), so that a company can sit
+    in a URL path (`Stream.path` placeholders) as well as in a header (`request_headers`).
+    Subclasses declare the class attributes and implement `list_companies`."""
 
     key: ClassVar[str]
     display_name: ClassVar[str]
@@ -49,9 +53,13 @@ class Connector(ABC):
     streams: ClassVar[tuple[Stream, ...]] = ()
     rate_limits: RateLimits
     api_base: str
-    oauth: OAuthClient
+    auth: AuthFlow
 
-    def __init__(self, *, http: HttpClient | None = None, rate_limits: RateLimits | None = None) -> None:
+    def __init__(self, *, setup: Mapping[str, str] | None = None, http: HttpClient | None = None,
+                 rate_limits: RateLimits | None = None) -> None:
+        self.setup = dict(setup or {})
+        # The process-wide client by default: its rate budget must see every call to a tenant, whichever
+        # connection's connector makes it.
         self.http = http or default_client()
         if rate_limits is not None:
             self.rate_limits = rate_limits
@@ -67,12 +75,25 @@ class Connector(ABC):
                 return stream
         raise KeyError(f"{self.key} has no stream {name!r}")
 
+    def streams_for(self, role: Role) -> list[Stream]:
+        return [stream for stream in self.streams if stream.role == role]
+
+    def url_for(self, stream: Stream, tenant_id: str) -> str:
+        return self.api_base + stream.path.format(tenant=tenant_id, **self.setup)
+
+    def company_profile(self, token: TokenSource, tenant_id: str,
+                        log: list[RequestRecord] | None = None) -> CompanyProfile:
+        for stream in self.streams_for(Role.company_profile):
+            for page in self.pull(stream, token=token, tenant_id=tenant_id, log=log):
+                return page.records[0]
+        raise BadResponse("the provider returned no company profile", endpoint=self.api_base)
+
     @abstractmethod
     def list_companies(self, token: TokenSource, log: list[RequestRecord] | None = None) -> list[Company]:
         """The companies / tenants / ledgers the grant covers."""
 
     def request_headers(self, tenant_id: str) -> dict[str, str]:
-        """Headers every data call of this tenant carries (Xero: xero-tenant-id)."""
+        """Headers every data call of this tenant carries (a tenant id header, for some providers)."""
         return {"Accept": "application/json"}
 
     def rate_key(self, tenant_id: str) -> str:
@@ -118,15 +139,18 @@ class Connector(ABC):
         A generator holding one page at a time: memory stays flat however long the history."""
         stream = self.stream(stream) if isinstance(stream, str) else stream
         options = options or {}
+        # Every page of one pull asks for what changed since the cursor it started from; the cursor a page
+        # yields moves on, and is where the next pull starts.
+        since = cursor
         request = stream.paginator.first(cursor, options)
         number = 0
         while request is not None:
             page_log: list[RequestRecord] = []
-            url = request.url or self.api_base + stream.path
-            params = None if request.url else stream.request_params(cursor, request, options)
+            url = request.url or self.url_for(stream, tenant_id)
+            params = None if request.url else stream.request_params(since, request, options)
             try:
                 response, record = self.get(url, token=token, tenant_id=tenant_id, params=params,
-                                            headers=stream.request_headers(cursor, options), log=page_log)
+                                            headers=stream.request_headers(since, options), log=page_log)
             except ProviderError:
                 if log is not None:
                     log.extend(page_log)  # the failed attempts are what the integration log must show
@@ -139,11 +163,13 @@ class Connector(ABC):
                 except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
                     raise BadResponse(f"{stream.name}: unexpected record shape: {exc!r}",
                                       endpoint=record.endpoint, status=response.status_code) from exc
+            deletions = sum(1 for r in records if type(r) is Deletion) if stream.reports_deletions else 0
             record.rows = len(records)
             if log is not None:
                 log.extend(page_log)
             cursor = stream.cursor_after(cursor, raw)
             if raw:
                 number += 1
-                yield Page(stream.name, number, records, cursor, page_log)
+                yield Page(stream.name, number, records, cursor, page_log, deletions)
             request = stream.paginator.next(request, body, raw, options)
+

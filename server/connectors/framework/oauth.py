@@ -1,21 +1,24 @@
-"""OAuth 2.0 authorization-code helpers (Authlib) shared by the providers that use it.
+"""The OAuth 2.0 authorization-code flow through Authlib, for the providers that use it (auth.AuthFlow).
 
-The vault and the OAuth blueprint call these; tokens pass through as Authlib's token dicts and are
-never logged. Token-endpoint failures become the typed errors of `errors.py`.
+The credential is the token set (access token, refresh token, expiry); it is never logged. Token-endpoint
+failures become the typed errors of `errors.py`.
 """
 from __future__ import annotations
 
+import base64
 import hmac
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import orjson
 import requests
 from authlib.common.security import generate_token
 from authlib.integrations.base_client import OAuthError
 from authlib.integrations.requests_client import OAuth2Session
 
+from server.connectors.framework.auth import AuthorizationRequest, Consent, Credential
 from server.connectors.framework.errors import (
     AuthRevoked,
     BadResponse,
@@ -39,15 +42,6 @@ class OAuthEndpoints:
     revocation_url: str
 
 
-@dataclass(frozen=True)
-class AuthorizationRequest:
-    """Where to send the user, and what the callback must be checked against (kept server-side)."""
-
-    url: str
-    state: str
-    code_verifier: str | None
-
-
 class OAuthClient:
     def __init__(
         self,
@@ -57,9 +51,12 @@ class OAuthClient:
         endpoints: OAuthEndpoints,
         scopes: tuple[str, ...],
         pkce: bool,
+        account_id_claim: str = "sub",
         timeout: float = 30.0,
     ) -> None:
+        """`account_id_claim`: the id_token claim that names the consenting user's account."""
         self.client_id = client_id
+        self.account_id_claim = account_id_claim
         self.client_secret = client_secret
         self.endpoints = endpoints
         self.scopes = scopes
@@ -136,6 +133,40 @@ class OAuthClient:
 
         self._call("POST", self.endpoints.revocation_url, log, send)
 
+    # --- auth.AuthFlow
+
+    def complete(self, *, redirect_uri: str, callback: Mapping[str, str], expected_state: str,
+                 code_verifier: str | None, log: list[RequestRecord] | None = None) -> Consent:
+        token = self.exchange_code(redirect_uri=redirect_uri, code=callback.get("code", ""),
+                                   returned_state=callback.get("state"), expected_state=expected_state,
+                                   code_verifier=code_verifier, log=log)
+        account, account_id = self._who_consented(token)
+        return Consent(credential=_kept(token), account=account, account_id=account_id)
+
+    def access_token(self, credential: Credential) -> tuple[str, float | None]:
+        return credential["access_token"], credential.get("expires_at")
+
+    def renew(self, credential: Credential, log: list[RequestRecord] | None = None) -> Credential:
+        fresh = self.refresh(credential["refresh_token"], log)
+        # A provider that does not rotate refresh tokens sends none back: the one we had stays valid.
+        return _kept({**fresh, "refresh_token": fresh.get("refresh_token") or credential["refresh_token"]})
+
+    def end(self, credential: Credential, log: list[RequestRecord] | None = None) -> None:
+        self.revoke(credential["refresh_token"], log)
+
+    def _who_consented(self, token: dict[str, Any]) -> tuple[str, str]:
+        """Who consented (login and id), from the OpenID id_token when the provider sends one. Read for
+        display only, never to decide access, so its signature is not checked here."""
+        id_token = token.get("id_token")
+        if not id_token or id_token.count(".") != 2:
+            return "", ""
+        try:
+            claims = orjson.loads(base64.urlsafe_b64decode(id_token.split(".")[1] + "=="))
+        except ValueError:
+            return "", ""
+        login = claims.get("email") or claims.get("preferred_username") or ""
+        return str(login)[:320], str(claims.get(self.account_id_claim) or claims.get("sub") or "")[:200]
+
     def _call(self, method: str, url: str, log: list[RequestRecord] | None, send: Callable[[], T]) -> T:
         endpoint = redact_url(url)
         started = time.monotonic()
@@ -171,3 +202,12 @@ class OAuthClient:
             if log is not None:
                 log.append(RequestRecord(method, endpoint, status, round((time.monotonic() - started) * 1000, 1),
                                          attempt=1, error=error))
+
+
+def _kept(token: dict[str, Any]) -> Credential:
+    """The parts of a token response worth sealing: no id_token, an absolute expiry."""
+    kept = {k: token[k] for k in ("access_token", "refresh_token", "expires_at", "token_type", "scope")
+            if token.get(k) is not None}
+    if "expires_at" not in kept and token.get("expires_in"):
+        kept["expires_at"] = int(time.time()) + int(token["expires_in"])
+    return kept

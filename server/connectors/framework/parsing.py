@@ -71,11 +71,16 @@ def to_decimal(value: Any) -> Decimal | None:
     raise TypeError(f"not an exact amount: {value!r}")  # a float here would already have lost digits
 
 
-def dig(body: Any, path: str) -> Any:
-    """A tiny JSONPath: dotted keys and list indexes ("Reports.0.Rows"); "" is the body itself. On a
-    typed body (Stream.body_type) the keys are attribute names."""
+# Where a value sits in a body: "Reports.0.Rows", or a tuple of keys when a key holds a dot ("@odata.nextLink",).
+Path = str | tuple[str, ...]
+
+
+def dig(body: Any, path: Path) -> Any:
+    """A tiny JSONPath: dotted keys and list indexes ("Reports.0.Rows"); "" or () is the body itself. A tuple
+    names the keys one by one, unsplit, for keys that hold a dot (OData's "@odata.nextLink"). On a typed
+    body (Stream.body_type) the keys are attribute names."""
     node = body
-    for part in path.split(".") if path else ():
+    for part in path if isinstance(path, tuple) else path.split(".") if path else ():
         if isinstance(node, list):
             node = node[int(part)] if part.isdigit() and int(part) < len(node) else None
         else:

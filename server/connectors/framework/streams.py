@@ -3,15 +3,24 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from datetime import datetime
+from typing import Any, ClassVar, Literal, TypedDict
 
 from server.connectors.framework.errors import BadResponse
 from server.connectors.framework.http import RequestRecord
 from server.connectors.framework.paginators import Options, PageRequest, Paginator, SinglePage
 from server.connectors.framework.parsing import dig
+from server.connectors.framework.records import DATA_TYPE_OF, Role
 
 DataType = Literal["accounts", "dimensions", "journals", "trial_balance", "currencies"]
 DATA_TYPES: tuple[DataType, ...] = ("accounts", "dimensions", "journals", "trial_balance", "currencies")
+
+
+class PullOptions(TypedDict, total=False):
+    """What the pipeline may ask of any stream's pull, beyond its cursor. A stream reads what applies."""
+
+    modified_since: datetime  # only records changed since (a re-pull from a date)
+    period_ends: list[str]  # trial balance: the month ends (ISO dates) to report at
 
 
 # -------------------------------------------------------------------------------------------- cursors
@@ -43,8 +52,10 @@ class Stream:
     """A declared REST stream. Subclasses set the class attributes and override hooks where needed."""
 
     name: ClassVar[str]
+    # Relative to the connector's API base; `{tenant}` and the connection's setup fields (`{environment}`...)
+    # are filled in per request, for providers that put the company in the path.
     path: ClassVar[str]
-    data_type: ClassVar[DataType | None]  # None: entity metadata (organisation), not a loaded data type
+    role: ClassVar[Role]
     records_path: ClassVar[str]
     # The page's shape as msgspec types, where decoding into them pays: the body is decoded and checked
     # in one pass, in C, and `records_path` names attributes. Any: plain JSON (dicts and lists).
@@ -52,6 +63,13 @@ class Stream:
     paginator: ClassVar[Paginator] = SinglePage()
     incremental: ClassVar[Incremental | None] = None
     params: ClassVar[Mapping[str, Any]] = {}
+    # The stream (ledger lines) yields `Deletion` records among its lines, in order (change feeds). The pull
+    # counts them only where declared, so a stream that never deletes pays nothing per record.
+    reports_deletions: ClassVar[bool] = False
+
+    @property
+    def data_type(self) -> str | None:
+        return DATA_TYPE_OF[self.role]
 
     def request_params(self, cursor: str | None, request: PageRequest, options: Options) -> dict[str, Any]:
         params = {**self.params, **request.params}
@@ -92,3 +110,4 @@ class Page:
     records: list[Any]
     cursor: str | None
     requests: list[RequestRecord]
+    deletions: int = 0  # how many of `records` are Deletion records (streams that report them only)

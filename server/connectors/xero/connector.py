@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -20,6 +20,17 @@ from server.connectors.framework.http import HttpClient, RateLimits, RequestReco
 from server.connectors.framework.oauth import OAuthClient, OAuthEndpoints
 from server.connectors.framework.paginators import EachOption, OffsetByKey, Options, PageRequest
 from server.connectors.framework.parsing import to_decimal
+from server.connectors.framework.records import (
+    Account,
+    CompanyProfile,
+    Currency,
+    Dimension,
+    DimensionMember,
+    DimensionValue,
+    LedgerLine,
+    Role,
+    TrialBalanceRow,
+)
 from server.connectors.framework.streams import Incremental, Stream
 
 # Read-only accounting plus a refresh token. Apps created on/after 2 March 2026 must ask for the granular
@@ -123,92 +134,31 @@ def format_modified_since(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]
 
 
-# -------------------------------------------------------------------------------------------- records
+# ------------------------------------------------------------------------------------ Xero's shapes
 
-@dataclass(slots=True)
-class Organisation:
-    organisation_id: str
-    name: str
-    base_currency: str
-    country_code: str | None
-    timezone: str | None
-    financial_year_end_day: int | None
-    financial_year_end_month: int | None
-    is_demo_company: bool
+# Journal lines are the one stream as long as the ledger, so they are decoded from a page straight into the
+# framework's LedgerLine, with Xero's field names declared here: no dict per line, no Python loop over the
+# fields, no copy. The journal's own fields are filled in by JournalsStream.parse_record.
 
-
-@dataclass(slots=True)
-class Account:
-    account_id: str
-    code: str | None  # system accounts may have no code
-    name: str
-    type: str | None
-    account_class: str | None
-    status: str | None
-    currency_code: str | None
-    tax_type: str | None
-    reporting_code: str | None
-    system_account: str | None
-    updated_at: datetime | None
+class _Tracking(DimensionValue, frozen=True, gc=False):
+    dimension_id: str | None = msgspec.field(default=None, name="TrackingCategoryID")
+    member_id: str | None = msgspec.field(default=None, name="TrackingOptionID")
+    dimension_name: str | None = msgspec.field(default=None, name="Name")
+    member_name: str | None = msgspec.field(default=None, name="Option")
 
 
-@dataclass(slots=True)
-class DimensionOption:
-    option_id: str
-    name: str
-    status: str | None
-
-
-@dataclass(slots=True)
-class Dimension:
-    """A Xero tracking category with its options (archived ones included, so old mappings survive)."""
-
-    category_id: str
-    name: str
-    status: str | None
-    options: tuple[DimensionOption, ...]
-
-
-@dataclass(slots=True)
-class Currency:
-    code: str
-    description: str | None
-
-
-# Journal lines are the one stream as long as the ledger, so they are declared in Xero's own shape and
-# msgspec decodes a page straight into them: no dict per line, no Python loop over the fields (half the
-# cost of a page before). The journal's own fields are filled in by JournalsStream.parse_record. They hold
-# no references that could form a cycle, so the collector need not track them (gc=False, 5% of a pull).
-
-class Tracking(msgspec.Struct, frozen=True, gc=False):  # frozen: hashable, the mapper remembers combinations
-    category_id: str | None = msgspec.field(default=None, name="TrackingCategoryID")
-    category_name: str | None = msgspec.field(default=None, name="Name")
-    option_id: str | None = msgspec.field(default=None, name="TrackingOptionID")
-    option_name: str | None = msgspec.field(default=None, name="Option")
-
-
-class JournalLine(msgspec.Struct, gc=False):
-    """One general-ledger line. `net_amount` > 0 is a debit; amounts are in the base currency."""
+class _JournalLine(LedgerLine, gc=False):
+    """One line of a Xero journal. NetAmount > 0 is a debit, in the organisation's base currency."""
 
     source_line_id: str = msgspec.field(name="JournalLineID")
     account_id: str = msgspec.field(name="AccountID")
-    net_amount: Decimal = msgspec.field(name="NetAmount")
+    amount: Decimal = msgspec.field(name="NetAmount")
+    description: str | None = msgspec.field(default="", name="Description")  # "" when blank
+    dimension_values: tuple[_Tracking, ...] | None = msgspec.field(default=(), name="TrackingCategories")
     account_code: str | None = msgspec.field(default=None, name="AccountCode")
     account_name: str | None = msgspec.field(default=None, name="AccountName")
     account_type: str | None = msgspec.field(default=None, name="AccountType")
-    gross_amount: Decimal | None = msgspec.field(default=None, name="GrossAmount")
-    tax_amount: Decimal | None = msgspec.field(default=None, name="TaxAmount")
-    tax_type: str | None = msgspec.field(default=None, name="TaxType")
-    description: str | None = msgspec.field(default="", name="Description")  # "" when blank
-    tracking: tuple[Tracking, ...] | None = msgspec.field(default=(), name="TrackingCategories")
-    # From the journal the line belongs to:
-    source_journal_id: str = ""
-    journal_number: int = 0
-    date: date | None = None
-    source_type: str | None = None
-    source_id: str | None = None
-    reference: str | None = None
-    created_at: datetime | None = None
+    journal_number: int = 0  # of the journal it belongs to: Xero's order, and the journals cursor
 
 
 class _Journal(msgspec.Struct):
@@ -216,32 +166,15 @@ class _Journal(msgspec.Struct):
     journal_number: int = msgspec.field(name="JournalNumber")
     journal_date: str = msgspec.field(name="JournalDate")
     created: str | None = msgspec.field(default=None, name="CreatedDateUTC")
-    source_type: str | None = msgspec.field(default=None, name="SourceType")
-    source_id: str | None = msgspec.field(default=None, name="SourceID")
-    reference: str | None = msgspec.field(default=None, name="Reference")
-    lines: list[JournalLine] | None = msgspec.field(default=None, name="JournalLines")
+    lines: list[_JournalLine] | None = msgspec.field(default=None, name="JournalLines")
 
 
 class _JournalsPage(msgspec.Struct):
     journals: list[_Journal] | None = msgspec.field(default=None, name="Journals")
 
 
-@dataclass(slots=True)
-class TrialBalanceLine:
-    """One account row of the trial balance as at `period_end`. Xero's Debit/Credit columns are the
-    movement of the month ending at that date; YTD Debit/YTD Credit the year to date."""
-
-    period_end: date
-    account_id: str
-    account_code: str | None
-    account_name: str
-    section: str | None
-    debit: Decimal
-    credit: Decimal
-    net: Decimal
-    ytd_debit: Decimal
-    ytd_credit: Decimal
-    ytd_net: Decimal
+def _status(value: str | None) -> str:
+    return (value or "ACTIVE").lower()
 
 
 # -------------------------------------------------------------------------------------------- streams
@@ -249,19 +182,18 @@ class TrialBalanceLine:
 class OrganisationStream(Stream):
     name = "organisation"
     path = "/Organisation"
-    data_type = None
+    role = Role.company_profile
     records_path = "Organisations"
 
-    def parse_record(self, raw: dict[str, Any], request: PageRequest) -> Iterable[Organisation]:
-        yield Organisation(
-            organisation_id=raw["OrganisationID"],
+    def parse_record(self, raw: dict[str, Any], request: PageRequest) -> Iterable[CompanyProfile]:
+        yield CompanyProfile(
+            source_id=raw["OrganisationID"],
             name=raw["Name"],
             base_currency=raw["BaseCurrency"],
-            country_code=raw.get("CountryCode"),
+            year_end_month=raw.get("FinancialYearEndMonth"),
+            year_end_day=raw.get("FinancialYearEndDay"),
+            country=raw.get("CountryCode"),
             timezone=raw.get("Timezone"),
-            financial_year_end_day=raw.get("FinancialYearEndDay"),
-            financial_year_end_month=raw.get("FinancialYearEndMonth"),
-            is_demo_company=bool(raw.get("IsDemoCompany")),
         )
 
 
@@ -278,22 +210,19 @@ _UPDATED_UTC = Incremental(
 class AccountsStream(Stream):
     name = "accounts"
     path = "/Accounts"
-    data_type = "accounts"
+    role = Role.accounts
     records_path = "Accounts"
     incremental = _UPDATED_UTC
 
     def parse_record(self, raw: dict[str, Any], request: PageRequest) -> Iterable[Account]:
         yield Account(
-            account_id=raw["AccountID"],
+            source_id=raw["AccountID"],
             code=raw.get("Code"),
             name=raw["Name"],
-            type=raw.get("Type"),
-            account_class=raw.get("Class"),
-            status=raw.get("Status"),
-            currency_code=raw.get("CurrencyCode"),
-            tax_type=raw.get("TaxType"),
-            reporting_code=raw.get("ReportingCode"),
-            system_account=raw.get("SystemAccount") or None,
+            account_type=raw.get("Type"),
+            account_class=(raw.get("Class") or "").lower() or None,  # Xero's classes are ours, upper-case
+            status=_status(raw.get("Status")),
+            currency=raw.get("CurrencyCode"),
             updated_at=parse_instant(raw.get("UpdatedDateUTC")),
         )
 
@@ -301,27 +230,27 @@ class AccountsStream(Stream):
 class TrackingCategoriesStream(Stream):
     name = "tracking_categories"
     path = "/TrackingCategories"
-    data_type = "dimensions"
+    role = Role.dimensions
     records_path = "TrackingCategories"
-    params = {"includeArchived": "true"}
+    params = {"includeArchived": "true"}  # archived options too, so old mappings still resolve
 
     def parse_record(self, raw: dict[str, Any], request: PageRequest) -> Iterable[Dimension]:
-        options = tuple(
-            DimensionOption(option_id=o["TrackingOptionID"], name=o["Name"], status=o.get("Status"))
+        members = tuple(
+            DimensionMember(source_id=o["TrackingOptionID"], name=o["Name"], status=_status(o.get("Status")))
             for o in raw.get("Options") or ()
         )
-        yield Dimension(category_id=raw["TrackingCategoryID"], name=raw["Name"], status=raw.get("Status"),
-                        options=options)
+        yield Dimension(source_id=raw["TrackingCategoryID"], name=raw["Name"], status=_status(raw.get("Status")),
+                        members=members)
 
 
 class CurrenciesStream(Stream):
     name = "currencies"
     path = "/Currencies"
-    data_type = "currencies"
+    role = Role.currencies
     records_path = "Currencies"
 
     def parse_record(self, raw: dict[str, Any], request: PageRequest) -> Iterable[Currency]:
-        yield Currency(code=raw["Code"], description=raw.get("Description"))
+        yield Currency(code=raw["Code"], name=raw.get("Description"))
 
 
 class JournalsStream(Stream):
@@ -332,7 +261,7 @@ class JournalsStream(Stream):
 
     name = "journals"
     path = "/Journals"
-    data_type = "journals"
+    role = Role.ledger_lines
     records_path = "journals"
     body_type = _JournalsPage
     paginator = OffsetByKey(param="offset", key="journal_number")
@@ -344,13 +273,12 @@ class JournalsStream(Stream):
         since = options.get("modified_since")
         return {"If-Modified-Since": format_modified_since(since)} if since else {}
 
-    def parse_record(self, raw: _Journal, request: PageRequest) -> list[JournalLine]:
+    def parse_record(self, raw: _Journal, request: PageRequest) -> list[LedgerLine]:
         lines = raw.lines or []
         posted = parse_calendar_date(raw.journal_date)
         created = parse_instant(raw.created)
         for line in lines:
             line.source_journal_id, line.journal_number, line.date = raw.journal_id, raw.journal_number, posted
-            line.source_type, line.source_id, line.reference = raw.source_type, raw.source_id, raw.reference
             line.created_at = created
         return lines
 
@@ -366,7 +294,7 @@ class TrialBalanceStream(Stream):
 
     name = "trial_balance"
     path = "/Reports/TrialBalance"
-    data_type = "trial_balance"
+    role = Role.trial_balance
     records_path = "Reports.0.Rows"
     paginator = EachOption(param="date", option="period_ends")
 
@@ -379,7 +307,7 @@ class TrialBalanceStream(Stream):
                             if row.get("RowType") == "Row")
         return rows
 
-    def parse_record(self, raw: dict[str, Any], request: PageRequest) -> Iterable[TrialBalanceLine]:
+    def parse_record(self, raw: dict[str, Any], request: PageRequest) -> Iterable[TrialBalanceRow]:
         cells = raw["Cells"]
         if len(cells) < 5:
             raise BadResponse(f"trial balance row with {len(cells)} cells")
@@ -389,18 +317,14 @@ class TrialBalanceStream(Stream):
         label = cells[0].get("Value") or ""
         match = _NAME_AND_CODE.match(label)
         debit, credit, ytd_debit, ytd_credit = (to_decimal(c.get("Value")) or Decimal(0) for c in cells[1:5])
-        yield TrialBalanceLine(
+        yield TrialBalanceRow(
             period_end=date.fromisoformat(str(request.params["date"])),
             account_id=account_id,
             account_code=match["code"] if match else None,
             account_name=match["name"] if match else label,
-            section=raw.get("Section"),
+            year_to_date=ytd_debit - ytd_credit,
             debit=debit,
             credit=credit,
-            net=debit - credit,
-            ytd_debit=ytd_debit,
-            ytd_credit=ytd_credit,
-            ytd_net=ytd_debit - ytd_credit,
         )
 
 
@@ -430,19 +354,21 @@ class XeroConnector(Connector):
         client_secret: str,
         endpoints: XeroEndpoints | None = None,
         scopes: tuple[str, ...] | None = None,
+        setup: Mapping[str, str] | None = None,
         http: HttpClient | None = None,
         rate_limits: RateLimits | None = None,
     ) -> None:
-        super().__init__(http=http, rate_limits=rate_limits)
+        super().__init__(setup=setup, http=http, rate_limits=rate_limits)
         self.endpoints = endpoints or XeroEndpoints.real()
         self.api_base = self.endpoints.api_base
-        self.oauth = OAuthClient(
+        self.auth = OAuthClient(
             client_id=client_id,
             client_secret=client_secret,
             endpoints=OAuthEndpoints(self.endpoints.authorize_url, self.endpoints.token_url,
                                      self.endpoints.revocation_url),
             scopes=scopes or self.scopes,
             pkce=self.uses_pkce,
+            account_id_claim="xero_userid",  # Xero's id_token names the user's Xero account here
         )
 
     def request_headers(self, tenant_id: str) -> dict[str, str]:
@@ -476,8 +402,3 @@ class XeroConnector(Connector):
             limits=self.rate_limits, token=token, log=log,
         )
 
-    def organisation(self, token: TokenSource, tenant_id: str,
-                     log: list[RequestRecord] | None = None) -> Organisation:
-        for page in self.pull("organisation", token=token, tenant_id=tenant_id, log=log):
-            return page.records[0]
-        raise BadResponse("Organisation returned no organisation", endpoint=self.api_base + "/Organisation")

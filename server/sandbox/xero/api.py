@@ -8,9 +8,10 @@ import orjson
 from flask import Blueprint, current_app, request
 
 from server.sandbox.data import currencies
-from server.sandbox.ledger import Account, Organisation
+from server.sandbox.ledger import Account, Journal, Organisation
 from server.sandbox.state import Sandbox
-from server.sandbox.xero.format import cents_text, collection, ms_day, net_date, parse_if_modified_since
+from server.sandbox.units import day_ms, money, ms_day
+from server.sandbox.xero.format import cents_text, collection, net_date, parse_if_modified_since
 
 xero_api = Blueprint("xero_api", __name__, url_prefix="/xero/api.xro/2.0")
 
@@ -29,6 +30,12 @@ def _validation_error(message: str):
     return _sandbox().json_response(body, 400)
 
 
+def _guard(endpoint: str, respond):
+    """Every Accounting API call names its organisation in the xero-tenant-id header."""
+    tenant_id = (request.headers.get("xero-tenant-id") or "").strip()
+    return _sandbox().guard_api(endpoint, tenant_id, respond)
+
+
 def _collection(app_name: str, key: str, items: list) -> bytes:
     return collection(app_name, _sandbox().now_ms(), key, [orjson.dumps(item) for item in items])
 
@@ -38,7 +45,7 @@ def organisation():
     def respond(org: Organisation, app_name: str):
         return _sandbox().json_response(_collection(app_name, "Organisations", [organisation_json(org)]))
 
-    return _sandbox().guard_api("Organisation", respond)
+    return _guard("Organisation", respond)
 
 
 @xero_api.get("/Accounts")
@@ -50,7 +57,7 @@ def accounts():
             chosen = [account_json(a) for a in org.accounts if since is None or a.updated_ms > since]
         return _sandbox().json_response(_collection(app_name, "Accounts", chosen))
 
-    return _sandbox().guard_api("Accounts", respond)
+    return _guard("Accounts", respond)
 
 
 @xero_api.get("/TrackingCategories")
@@ -63,7 +70,7 @@ def tracking_categories():
                       if include_archived or c.status == "ACTIVE"]
         return _sandbox().json_response(_collection(app_name, "TrackingCategories", chosen))
 
-    return _sandbox().guard_api("TrackingCategories", respond)
+    return _guard("TrackingCategories", respond)
 
 
 @xero_api.get("/Currencies")
@@ -72,7 +79,7 @@ def list_currencies():
         items = [{"Code": code, "Description": name} for code, name in currencies(org.profile)]
         return _sandbox().json_response(_collection(app_name, "Currencies", items))
 
-    return _sandbox().guard_api("Currencies", respond)
+    return _guard("Currencies", respond)
 
 
 @xero_api.get("/Journals")
@@ -87,7 +94,7 @@ def journals():
         page = org.journal_page(offset, since)
         return _sandbox().json_response(collection(app_name, _sandbox().now_ms(), "Journals", page))
 
-    return _sandbox().guard_api("Journals", respond)
+    return _guard("Journals", respond)
 
 
 @xero_api.get("/Reports/TrialBalance")
@@ -102,7 +109,29 @@ def trial_balance():
         report = trial_balance_report(org, day, _sandbox().now_ms())
         return _sandbox().json_response(_collection(app_name, "Reports", [report]))
 
-    return _sandbox().guard_api("TrialBalance", respond)
+    return _guard("TrialBalance", respond)
+
+
+def render_journal(journal: Journal) -> bytes:
+    lines = []
+    for line in journal.lines:
+        item = {"JournalLineID": line.line_id, **line.account.line_fields}
+        if line.description:
+            item["Description"] = line.description
+        item["NetAmount"] = money(line.net)
+        item["GrossAmount"] = money(line.net + line.tax)
+        item["TaxAmount"] = money(line.tax)
+        if line.tax_rate is not None:
+            item["TaxType"] = line.tax_rate.tax_type
+            item["TaxName"] = line.tax_rate.name
+        item["TrackingCategories"] = line.tracking
+        lines.append(item)
+    return orjson.dumps({
+        "JournalID": journal.journal_id, "JournalDate": net_date(day_ms(journal.day)),
+        "JournalNumber": journal.number, "CreatedDateUTC": net_date(journal.created_ms),
+        "Reference": journal.reference, "SourceID": journal.source_id, "SourceType": journal.source_type,
+        "JournalLines": lines,
+    })
 
 
 def organisation_json(org: Organisation) -> dict:

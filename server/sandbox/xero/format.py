@@ -2,22 +2,10 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
 import orjson
-
-DAY_MS = 86_400_000
-_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
-
-
-def day_ms(day: int) -> int:
-    """Milliseconds since the epoch at midnight UTC of a proleptic-Gregorian ordinal day."""
-    return (day - _EPOCH_ORDINAL) * DAY_MS
-
-
-def ms_day(ms: int) -> int:
-    return ms // DAY_MS + _EPOCH_ORDINAL
 
 
 def net_date(ms: int) -> str:
@@ -32,14 +20,6 @@ def cents_text(cents: int) -> str:
     amount below 10**13, so rounding it to two places gives back exactly the right digits.
     """
     return f"{cents / 100:.2f}"
-
-
-_ZERO = orjson.Fragment(b"0.00")
-
-
-def money(cents: int) -> orjson.Fragment:
-    """A JSON number written from integer cents, so no float ever rounds it."""
-    return orjson.Fragment(f"{cents / 100:.2f}") if cents else _ZERO
 
 
 def identity_timestamp(ms: int) -> str:

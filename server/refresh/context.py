@@ -1,0 +1,91 @@
+"""What one execution of a run knows and counts while it works, and the few acts every step shares:
+a commit point (progress, heartbeat, cancel), the counters and the integration-log event."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Connection as DbConnection
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from server.config import Settings
+from server.connectors import Connector
+from server.connectors.framework.http import RequestRecord, TokenSource
+from server.connectors.framework.streams import Stream
+from server.db.models import RefreshRun, RunStatus, utcnow
+from server.refresh.integration_log import LogEntry, summarise_endpoints, write_event
+from server.refresh.runs import RefreshSettings
+from server.store.ledger import Written
+
+
+class RunCancelled(Exception):
+    pass
+
+
+@dataclass
+class EntityScope:
+    id: int
+    provider_entity_id: str
+    name: str
+    base_currency: str | None
+
+
+@dataclass
+class Run:
+    id: int
+    connection_id: int
+    workspace_id: int
+    mode: str
+    streams: list[str] | None
+    since: date | None
+    data_types: list[str]
+    connector: Connector
+    token: TokenSource
+    sessions: sessionmaker[Session]
+    settings: RefreshSettings
+    provider: str
+    setup: dict[str, str]  # the connection's stored setup, for the helper process's own connector
+    app_settings: Settings  # for the helper process that reads a long ledger pull
+    pages: int = 0
+    rows_read: int = 0
+    rows_written: int = 0
+    counters: dict[str, dict[str, int]] = field(default_factory=dict)
+    changes: list[dict[str, Any]] = field(default_factory=list)
+    mismatches: list[dict[str, Any]] = field(default_factory=list)
+    entity_failures: list[dict[str, Any]] = field(default_factory=list)
+
+    def wants(self, stream: Stream) -> bool:
+        if self.streams is not None and stream.name not in self.streams and stream.data_type not in self.streams:
+            return stream.data_type is None  # the company profile always comes along
+        return stream.data_type is None or stream.data_type in self.data_types
+
+    def progress(self, **where: Any) -> dict[str, Any]:
+        return {"pages": self.pages, "rows_read": self.rows_read, "rows_written": self.rows_written, **where}
+
+    def count(self, data_type: str, written: Written, read: int) -> None:
+        counter = self.counters.setdefault(data_type, {"read": 0, "inserted": 0, "updated": 0, "deleted": 0})
+        counter["read"] += read
+        counter["inserted"] += written.inserted
+        counter["updated"] += written.updated
+        counter["deleted"] += written.deleted
+
+    def log(self, entity: EntityScope, data_type: str, status: str, written: Written, calls: list[RequestRecord],
+            started: float, detail: str) -> None:
+        write_event(self.sessions, LogEntry(
+            workspace_id=self.workspace_id, connection_id=self.connection_id, entity_id=entity.id, run_id=self.id,
+            data_type=data_type, status=status, rows_inserted=written.inserted, rows_updated=written.updated,
+            rows_deleted=written.deleted, pages=sum(1 for c in calls if c.status is not None and c.status < 400),
+            duration_ms=int((time.monotonic() - started) * 1000), endpoints=summarise_endpoints(calls),
+            detail=detail))
+
+
+def commit_point(connection: DbConnection, run: Run, **where: Any) -> None:
+    """Progress and heartbeat travel with each batch; a cancel asked for meanwhile stops the run here."""
+    status = connection.execute(select(RefreshRun.status).where(RefreshRun.id == run.id)).scalar_one()
+    if status == RunStatus.cancelled.value:
+        raise RunCancelled()
+    connection.execute(update(RefreshRun).where(RefreshRun.id == run.id).values(
+        progress=run.progress(**where), heartbeat_at=utcnow()))
