@@ -132,7 +132,15 @@ def _start_request() -> None:
     if not request.path.startswith("/api/v1/") or request.url_rule is None:
         return  # no such route (404) or method (405): nothing to authenticate, and no key oracle
     authenticate()
+    _refuse_repeated_parameters()
     _read_json_body()
+
+
+def _refuse_repeated_parameters() -> None:
+    """No query parameter of the API is a list: `?q=a&q=b` is a mistake, not "the first one"."""
+    for name, values in request.args.lists():
+        if len(values) > 1:
+            raise ApiError(422, "repeated_parameter", f"Give {name} once.", name)
 
 
 def _read_json_body() -> None:

@@ -10,6 +10,7 @@ from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
 from server.access.workspaces import add_member, create_key, create_workspace, member_for_key
 from server.config import Settings, load_settings
+from server.connectors import catalog
 from server.db.engine import make_engine, make_sessionmaker, transaction, upgrade
 from server.db.models import Member, Role, Workspace
 from server.sandbox import RateLimits as SandboxRateLimits
@@ -90,7 +91,7 @@ def serve(host: str, port: int, threads: int) -> None:
     app = create_app({"public_url": public_url})
     if settings.sandbox and not settings.sandbox_url:
         app = DispatcherMiddleware(app, {"/sandbox": create_sandbox_app(demo_sandbox_config(settings, public_url))})
-        click.echo(f"Demo provider (Xero sandbox): {public_url}/sandbox")
+        click.echo(f"Demo provider (sandbox): {public_url}/sandbox")
     click.echo(f"Ledgerpane is serving {_safe_url(settings.effective_database_url)}")
     click.echo(f"Task pane: {public_url}/taskpane.html#key={key}")
     click.echo(f"API: {public_url}/api/v1/workspace (OpenAPI at {public_url}/api/openapi.json)")
@@ -98,7 +99,7 @@ def serve(host: str, port: int, threads: int) -> None:
     waitress.serve(app, host=host, port=port, threads=threads, ident="ledgerpane")
 
 
-@main.command(help="Run the sandbox provider on its own (Xero's OAuth and Accounting API over demo data).")
+@main.command(help="Run the sandbox provider on its own (each provider's OAuth and API over demo data).")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8001, show_default=True, type=int)
 @click.option("--lines", default=20_000, show_default=True, type=int, help="Journal lines to generate.")
@@ -157,7 +158,8 @@ def demo_sandbox_config(settings: Settings, public_url: str, lines: int = 20_000
                         extra_redirect_uris: list[str] | None = None) -> SandboxConfig:
     """The sandbox of the embedded default: the demo app may send users back to this service only."""
     client = SandboxClient(DEMO_CLIENT.client_id, DEMO_CLIENT.client_secret,
-                           [f"{public_url}/oauth/callback/xero-sandbox", *(extra_redirect_uris or [])],
+                           [*(f"{public_url}/oauth/callback/{o.key}" for o in catalog(settings) if o.is_demo),
+                            *(extra_redirect_uris or [])],
                            name=DEMO_CLIENT.name)
     return SandboxConfig(clients=[client], lines=lines,
                          rate_limits=SandboxRateLimits.scaled(settings.sandbox_rate_scale))

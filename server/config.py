@@ -40,9 +40,9 @@ class Settings:
     refresh_overlap_records: int = 20  # offset cursors re-read this many records back
     refresh_overlap_minutes: int = 10  # time cursors re-read this far back
     # Journal pages a refresh reads itself before handing a longer pull to a helper process
-    # (server/refresh/reader.py); about 3,000 Xero lines, more than most incremental refreshes bring.
+    # (server/refresh/reader.py); about 3,000 lines, more than most incremental refreshes bring.
     refresh_pages_in_process: int = 10
-    # The demo provider's rate-limit windows relative to Xero's: 0.05 makes its "minute" three seconds, so
+    # The demo provider's rate-limit windows relative to the real provider's: 0.05 makes its "minute" three seconds, so
     # the demo's first refresh takes seconds, not minutes. The connector keeps under the same limits.
     sandbox_rate_scale: float = 0.05
 

@@ -6,6 +6,8 @@
 
 const REQUEST_DEADLINE_MS = 20000;
 
+let workspaceKey = null;
+
 export class ApiError extends Error {
   constructor(status, code, message, field = null) {
     super(message);
@@ -23,11 +25,28 @@ export class NetworkError extends Error {
   }
 }
 
-export async function getJson(path, key) {
+// Every request after this carries the key.
+export function useKey(key) {
+  workspaceKey = key;
+}
+
+export function getJson(path) {
+  return request("GET", path);
+}
+
+export function sendJson(method, path, body = undefined) {
+  return request(method, path, body);
+}
+
+async function request(method, path, body) {
+  const headers = { Authorization: `Bearer ${workspaceKey}`, Accept: "application/json" };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
   let response;
   try {
     response = await fetch(path, {
-      headers: { Authorization: `Bearer ${key}`, Accept: "application/json" },
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
       cache: "no-store",
       signal: AbortSignal.timeout(REQUEST_DEADLINE_MS),
     });
@@ -37,9 +56,9 @@ export async function getJson(path, key) {
       ? "Ledgerpane's service is taking too long to answer."
       : "Ledgerpane can't reach its service. Check your connection, then retry.");
   }
-  const body = await response.json().catch(() => null);
-  if (response.ok && body !== null) return body;
-  throw errorFrom(response.status, body);
+  const answer = await response.json().catch(() => null);
+  if (response.ok && answer !== null) return answer;
+  throw errorFrom(response.status, answer);
 }
 
 function errorFrom(status, body) {

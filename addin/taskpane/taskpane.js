@@ -1,15 +1,29 @@
 // The task pane's entry point: find the workspace key, then show the Connections page or sign-in.
 // Runs the same in Excel and in a plain browser; host.js is the only module that knows the difference.
 
-import { ApiError, getJson, NetworkError } from "./api.js";
-import { showConnectionsPage, toggleCatalog } from "./connections.js";
-import { byId } from "./dom.js";
+import { notify } from "./actions.js";
+import { ApiError, getJson, NetworkError, useKey } from "./api.js";
+import { announce, byId } from "./dom.js";
 import { detectHost } from "./host.js";
 import { forgetKey, saveKey, storedKey, takeKeyFromAddress } from "./key.js";
+import { route, startRouter, stopRouter } from "./router.js";
 import { focusSignIn, listenForSignIn, prepareSignIn } from "./signin.js";
+import { getState, loadConnections, stopPolling, update, whenPollFails } from "./store.js";
+import { detailsView } from "./views/details.js";
+import { listView } from "./views/list.js";
+import { logView } from "./views/log.js";
+import { addView, companiesView, reconnectView } from "./views/wizard.js";
 
 const KEY_REJECTED = "That workspace key was not accepted";
-const VIEWS = ["loading-view", "sign-in-view", "connections-view"];
+const VIEWS = ["loading-view", "sign-in-view", "app"];
+const ROLE_LABELS = { admin: "Admin", member: "Member" };
+
+route("/connections", listView);
+route("/connections/:id", detailsView);
+route("/connections/:id/reconnect", reconnectView);
+route("/connections/:id/companies", companiesView);
+route("/add", addView);
+route("/log", logView);
 
 function start() {
   // First, before anything else can run: the key must leave the address bar at once.
@@ -21,8 +35,13 @@ function start() {
   });
   listenForSignIn((key) => openWorkspace(key, { fromSignIn: true }));
   byId("sign-out").addEventListener("click", signOut);
-  byId("add-source").addEventListener("click", toggleCatalog);
   byId("banner-retry").addEventListener("click", () => retryBanner && retryBanner());
+  whenPollFails((error) => {
+    if (error instanceof ApiError && error.status === 401) {
+      forgetKey();
+      showSignIn(KEY_REJECTED);
+    }
+  });
 
   const key = storedKey();
   if (key) {
@@ -36,18 +55,17 @@ async function openWorkspace(key, { fromSignIn = false } = {}) {
   hideBanner();
   if (!fromSignIn) showView("loading-view");
   announce("Loading your workspace…");
+  useKey(key);
   try {
-    const [workspace, connections, catalog] = await Promise.all([
-      getJson("/api/v1/workspace", key),
-      getJson("/api/v1/connections?per_page=100", key),
-      providerCatalog(key),
-    ]);
+    const [workspace, catalog] = await Promise.all([getJson("/api/v1/workspace"), providerCatalog()]);
+    update({ workspace, catalog });
+    await loadConnections();
     saveKey(key);
-    showConnectionsPage(workspace, connections, catalog);
-    showView("connections-view");
-    byId("workspace-name").focus();
-    announce(`${workspace.name}: ${connections.total} ${connections.total === 1 ? "connection" : "connections"}.`);
+    showWorkspace(workspace);
+    const total = getState().connections.total;
+    announce(`${workspace.name}: ${total} ${total === 1 ? "connection" : "connections"}.`);
   } catch (error) {
+    stopPolling();
     if (error instanceof ApiError && error.status === 401) {
       forgetKey();
       showSignIn(KEY_REJECTED);
@@ -61,24 +79,48 @@ async function openWorkspace(key, { fromSignIn = false } = {}) {
   }
 }
 
-// The provider catalog, or null where this service has none for us (404 not built, 403 not allowed):
+function showWorkspace(workspace) {
+  byId("workspace-name").textContent = workspace.name;
+  byId("workspace-facts").textContent = [workspace.timezone, workspace.base_currency,
+    ROLE_LABELS[workspace.role] || workspace.role].filter(Boolean).join(" · ");
+  showView("app");
+  startRouter(byId("view"), "/connections", (path) => {
+    markPage(path);
+    notify("");
+  });
+  if (!byId("view").contains(document.activeElement)) byId("workspace-name").focus();
+}
+
+// The tab of the page on screen; the wizard and the details belong to Connections.
+function markPage(path) {
+  const page = path.startsWith("/log") ? "log" : "connections";
+  for (const link of byId("pages").querySelectorAll("a")) {
+    if (link.dataset.page === page) link.setAttribute("aria-current", "page");
+    else link.removeAttribute("aria-current");
+  }
+}
+
+// The provider catalog, or [] where this service has none for us (404 not built, 403 not allowed):
 // then there is nothing to add, and the pane says so instead of offering a button that cannot work.
-async function providerCatalog(key) {
+async function providerCatalog() {
   try {
-    return (await getJson("/api/v1/providers", key)).items;
+    return (await getJson("/api/v1/providers")).items;
   } catch (error) {
-    if (error instanceof ApiError && (error.status === 404 || error.status === 403)) return null;
+    if (error instanceof ApiError && (error.status === 404 || error.status === 403)) return [];
     throw error;
   }
 }
 
 function signOut() {
+  stopPolling();
+  stopRouter();
   forgetKey();
   showSignIn();
   announce("Signed out.");
 }
 
 function showSignIn(message = "") {
+  stopPolling();
   prepareSignIn(message);
   showView("sign-in-view");
   focusSignIn();
@@ -86,7 +128,7 @@ function showSignIn(message = "") {
 
 function showView(id) {
   for (const view of VIEWS) byId(view).hidden = view !== id;
-  byId("footer").hidden = id !== "connections-view";
+  byId("footer").hidden = id !== "app";
 }
 
 let retryBanner = null;
@@ -101,10 +143,6 @@ function showBanner(message, retry) {
 function hideBanner() {
   byId("banner").hidden = true;
   retryBanner = null;
-}
-
-function announce(message) {
-  byId("announcer").textContent = message;
 }
 
 start();

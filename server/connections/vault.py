@@ -5,7 +5,7 @@ sealed whole onto the connection row; the vault never reads inside it but throug
 an access token renews the credential when the token is about to expire, under two locks: a process lock (threads of
 one worker) and the connection row's write lock (other workers and machines), so one refresh token is
 never spent twice. The rotated token set is committed *before* the new access token is handed out:
-if we crash after the provider rotated, the old refresh token still works for Xero's grace period, but
+if we crash after the provider rotated, the old refresh token still works for the provider's grace period, but
 a lost new one would not.
 """
 from __future__ import annotations

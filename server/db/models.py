@@ -188,7 +188,7 @@ class Connection(Base):
     credential_detail: Mapped[str] = mapped_column(Text, default="")
     account_status: Mapped[str] = mapped_column(String(16), default="none")  # loading, none, ready, error
     account_detail: Mapped[str] = mapped_column(Text, default="")
-    setup_fields: Mapped[dict[str, Any]] = mapped_column(default=dict)  # e.g. Business Central environment
+    setup_fields: Mapped[dict[str, Any]] = mapped_column(default=dict)  # e.g. an environment or a realm
     data_types: Mapped[list[Any]] = mapped_column(default=lambda: [t.value for t in DataType])
     # Vault: the token set, encrypted (server/connections/vault.py). Never serialised, never logged.
     token_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
@@ -212,7 +212,7 @@ class Entity(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     workspace_id: Mapped[int] = mapped_column(ForeignKey("workspace.id", ondelete="CASCADE"), index=True)
     connection_id: Mapped[int] = mapped_column(ForeignKey("connection.id", ondelete="CASCADE"))
-    provider_entity_id: Mapped[str] = mapped_column(String(200))  # Xero tenantId, QBO realmId, ...
+    provider_entity_id: Mapped[str] = mapped_column(String(200))  # the provider's tenant, realm or company id
     name: Mapped[str] = mapped_column(String(300))
     kind: Mapped[str] = mapped_column(String(40), default="company")
     base_currency: Mapped[str | None] = mapped_column(String(3))
@@ -319,7 +319,7 @@ class LedgerLine(Base):
 
 
 class SourceDimension(Base):
-    """A dimension as the provider has it (a Xero tracking category, a QuickBooks class list...)."""
+    """A dimension as the provider has it (a tracking category, a class list...)."""
 
     __tablename__ = "source_dimension"
     __table_args__ = (UniqueConstraint("entity_id", "source_dimension_id"),)

@@ -11,10 +11,11 @@ import multiprocessing
 import sys
 from multiprocessing.context import BaseContext
 
-if "forkserver" in multiprocessing.get_all_start_methods():
-    context: BaseContext = multiprocessing.get_context("forkserver")
+context: BaseContext
+try:
+    context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["server.refresh.reader", "server.runtime"])
-else:
+except ValueError:  # no fork server on this platform
     context = multiprocessing.get_context("spawn")
 
 _peak_rss_kib = 0  # the largest any helper of this process reported: its memory is not in our own peak

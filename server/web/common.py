@@ -8,9 +8,10 @@ from werkzeug.routing import BaseConverter
 
 BEARER = [{"workspace_key": []}]
 
-# Ids are 64-bit signed in both databases. An id outside 1..MAX_ID names nothing: in a URL it answers 404
-# like any missing id (the converter below), in a query or body it is refused with 422 (the `Id` type).
-MAX_ID = 2**63 - 1
+# The ids the API shows (connections, entities, runs) are INTEGER columns: 32-bit on PostgreSQL, which refuses a
+# larger number outright. An id outside 1..MAX_ID names nothing: in a URL it answers 404 like any missing id
+# (the converter below), in a query or body it is refused with 422 (the `Id` type).
+MAX_ID = 2**31 - 1
 
 
 def digits_up_to(limit: int) -> str:

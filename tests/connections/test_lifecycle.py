@@ -91,7 +91,7 @@ def test_a_revoked_grant_needs_reconnecting_and_reconnect_keeps_selections(journ
     refused = client.post(f"/api/v1/connections/{connection_id}/refresh", headers=workspace.member())
     assert refused.status_code == 409 and "reconnect" in refused.get_json()["error"]["message"]
 
-    again = client.post(f"/api/v1/connections/{connection_id}/reconnect", headers=workspace.member())
+    again = client.post(f"/api/v1/connections/{connection_id}/reconnect", headers=workspace.admin())  # admins only
     assert again.status_code == 200
     page = journey.come_back(journey.consent(journey.open_dialog(again.get_json()["authorize_url"])))
     assert page.status_code == 200

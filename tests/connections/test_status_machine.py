@@ -17,6 +17,9 @@ ALLOWED = {
     (Event.refresh_succeeded, S.authenticated): S.live,
     (Event.refresh_succeeded, S.live): S.live,
     (Event.refresh_succeeded, S.error): S.live,
+    (Event.refresh_partly_succeeded, S.authenticated): S.live,  # some companies failed: named in the detail
+    (Event.refresh_partly_succeeded, S.live): S.live,
+    (Event.refresh_partly_succeeded, S.error): S.live,
     (Event.refresh_failed, S.authenticated): S.error,
     (Event.refresh_failed, S.live): S.error,
     (Event.refresh_failed, S.error): S.error,

@@ -4,7 +4,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.connectors.scripted_server import ScriptedServer
+from tests.support.scripted_server import ScriptedServer
 
 
 @pytest.fixture

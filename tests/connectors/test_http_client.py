@@ -13,7 +13,7 @@ from server.connectors.framework.errors import (
     RequestRejected,
 )
 from server.connectors.framework.http import HttpClient, RateLimits, RequestRecord, RetryPolicy, redact_url
-from tests.connectors.scripted_server import Reply, ScriptedServer, VirtualClock
+from tests.support.scripted_server import Reply, ScriptedServer, VirtualClock
 
 ROOMY = RateLimits(per_window=1000, window_seconds=60, concurrent=10)
 FAST_RETRY = RetryPolicy(max_attempts=4, base_delay=0.001, max_delay=0.01, max_retry_after=60)

@@ -19,7 +19,7 @@ from server.connectors.xero.connector import (
     parse_calendar_date,
     parse_instant,
 )
-from tests.connectors.scripted_server import Reply, Seen
+from tests.support.scripted_server import Reply, Seen
 
 TENANT = "fe79f7dd-b6d4-4a92-ba7b-538af6289c58"
 

@@ -27,7 +27,7 @@ from server.db.models import Connection, Entity, LogEvent, RefreshRun
 from server.db.models import LedgerLine as LoadedLine
 from server.refresh.pipeline import execute
 from server.refresh.runs import request_refresh
-from tests.connectors.scripted_server import Reply, ScriptedServer, Seen
+from tests.support.scripted_server import Reply, ScriptedServer, Seen
 
 
 class Profile(Stream):

@@ -5,7 +5,7 @@ import pytest
 
 from server.db.models import Connection, LogEvent
 
-BIG = str(2**63)  # one past the largest id either database can hold
+BIG = str(2**63)  # past any integer either database can hold
 
 
 def error_of(response) -> dict:
@@ -15,6 +15,8 @@ def error_of(response) -> dict:
 
 @pytest.mark.parametrize("method, path", [
     ("GET", f"/api/v1/connections/{BIG}"),
+    ("GET", f"/api/v1/connections/{2**31}"),  # past PostgreSQL's INTEGER, which would refuse it
+    ("POST", f"/api/v1/runs/{2**31}/cancel"),
     ("DELETE", f"/api/v1/connections/{BIG}"),
     ("POST", f"/api/v1/connections/{BIG}/refresh"),
     ("GET", f"/api/v1/runs/{BIG}"),
@@ -38,6 +40,7 @@ def test_an_id_out_of_range_on_the_sign_in_page_is_404(client):
 @pytest.mark.parametrize("query, field", [
     (f"connection_id={BIG}", "connection_id"),
     (f"entity_id={BIG}", "entity_id"),
+    (f"connection_id={2**31}", "connection_id"),
     ("connection_id=0", "connection_id"),
     (f"page={2**63 - 1}", "page"),
 ])
@@ -169,3 +172,15 @@ def test_the_log_never_takes_a_callers_markup(app, caplog):
 @pytest.mark.parametrize("offered", ["abc-123", "req.2024_01", "A" * 64])
 def test_a_safe_request_id_is_kept(client, offered):
     assert client.get("/healthz", headers={"X-Request-Id": offered}).headers["X-Request-Id"] == offered
+
+
+def test_the_id_range_is_the_columns_range():
+    from sqlalchemy import BigInteger, Integer
+
+    from server.db.models import Connection, Entity, RefreshRun
+    from server.web.common import MAX_ID
+
+    for model in (Connection, Entity, RefreshRun):
+        column_type = model.__table__.c.id.type
+        assert isinstance(column_type, Integer) and not isinstance(column_type, BigInteger), model
+    assert MAX_ID == 2**31 - 1  # a BigInteger id would raise it to 2**63 - 1

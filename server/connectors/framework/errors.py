@@ -45,7 +45,7 @@ class RateLimited(ProviderError):
     def __init__(self, message: str, *, retry_after: float | None = None, problem: str = "", **kw: Any):
         super().__init__(message, **kw)
         self.retry_after = retry_after
-        self.problem = problem  # Xero's X-Rate-Limit-Problem: "minute", "day", "concurrent", ...
+        self.problem = problem  # the provider's own word (a problem header): "minute", "day", "concurrent", ...
 
 
 class ProviderUnavailable(ProviderError):

@@ -65,7 +65,7 @@ class OAuthClient:
 
     def session(self, redirect_uri: str | None = None, token: dict[str, Any] | None = None) -> OAuth2Session:
         """An Authlib session for this provider: HTTP Basic client auth when we have a secret
-        (Xero's token endpoint wants it), client id in the body for a PKCE-only public app."""
+        (what most token endpoints want), client id in the body for a PKCE-only public app."""
         auth_method = "client_secret_basic" if self.client_secret else "none"
         return OAuth2Session(
             client_id=self.client_id,
@@ -109,7 +109,7 @@ class OAuthClient:
         )
 
     def refresh(self, refresh_token: str, log: list[RequestRecord] | None = None) -> dict[str, Any]:
-        """A new token set. Xero rotates the refresh token: the caller must persist the returned one
+        """A new token set. Providers that rotate the refresh token: the caller must persist the returned one
         before using the access token (the old one only survives a 30-minute grace)."""
         session = self.session()
         return self._call(

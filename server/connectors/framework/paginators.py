@@ -52,7 +52,7 @@ class OffsetByKey(Paginator):
     """`param` = the key of the last record seen. Resumes from the cursor; stops on an empty page rather
     than trusting a page size.
 
-    Xero Journals: offset = last JournalNumber, at most 100 journals a page, `page` ignored (providers.md 1.4,
+    A journals API paged by the last journal number, at most 100 a page, `page` ignored (providers.md 1.4,
     8.3). A page whose last key does not move the offset (a provider ignoring it) raises BadResponse."""
 
     param: str
@@ -76,9 +76,9 @@ class PageNumber(Paginator):
     """page=1,2,... until a page holds fewer than `page_size` records, or, with `total_path`, until the pages
     read cover the record count the body reports.
 
-    Xero Invoices, ManualJournals...: `page` (+ `pageSize`), 100 a page (providers.md 1.5). Sage Accounting:
-    `page` + `items_per_page` (max 200) with `$total`; it answers a page past the last with the last page
-    (providers.md 5.4), so there a full last page would be read forever without `total_path="$total"`."""
+    `page` (+ `pageSize`), 100 a page (providers.md 1.5). `page` + `items_per_page` (max 200) with `$total`
+    (providers.md 5.4): that API it answers a page past the last with the last page
+    , so there a full last page would be read forever without `total_path="$total"`."""
 
     param: str = "page"
     page_size: int = 100
@@ -115,8 +115,8 @@ class OffsetLimit(Paginator):
     follow (a link, null on the last page), so a provider capping the page below `page_size` loses nothing
     and a last page that happens to be full costs no extra empty request.
 
-    MYOB AccountRight: OffsetLimit("$skip", "$top", page_size=1000, more_path="NextPageLink"); `$top` up to
-    1,000 (default 400), `$skip`, and a NextPageLink on each page (providers.md 4.3). The next request is
+    OffsetLimit("$skip", "$top", page_size=1000, more_path="NextPageLink") (providers.md 4.3): `$top` up to
+    1,000 (default 400), `$skip`, and a NextPageLink on each page. The next request is
     built from `$top`/`$skip` rather than by following the link, so the page size and filters stay ours."""
 
     offset_param: str
@@ -144,8 +144,8 @@ class QueryText(Paginator):
     """The page window written into the query text itself: `{select} STARTPOSITION n MAXRESULTS m`, n
     1-based, done when fewer than m records come back.
 
-    QuickBooks Online: GET /v3/company/{realmId}/query?query=select * from Account STARTPOSITION 1
-    MAXRESULTS 1000 (providers.md 2.2; 1000 is the commonly assumed maximum, section 10)."""
+    GET /v3/company/{realmId}/query?query=select * from Account STARTPOSITION 1 MAXRESULTS 1000
+    (providers.md 2.2; 1000 is the commonly assumed maximum, section 10)."""
 
     select: str
     page_size: int = 1000
@@ -170,10 +170,10 @@ class QueryText(Paginator):
 class NextLink(Paginator):
     """Follows the link to the next page that the provider puts in the body; no link: done.
 
-    - Business Central: `@odata.nextLink`, absolute, carrying a `$skiptoken` (providers.md 3.5). The key holds
+    - OData (providers.md 3.5): `@odata.nextLink`, absolute, carrying a `$skiptoken`. The key holds
       a dot, so it is declared as a tuple of keys: NextLink(("@odata.nextLink",)).
-    - Sage Accounting: NextLink("$next"), e.g. "/ledger_accounts?page=2&items_per_page=200", relative to the
-      API base; loop on it, not on page numbers (providers.md 5.4).
+    - NextLink("$next") (providers.md 5.4), e.g. "/ledger_accounts?page=2&items_per_page=200", relative to the
+      API base; loop on it, not on page numbers.
 
     An absolute link is sent verbatim: the pull loop adds no params to it. A relative one names the next page
     of the same collection; not knowing the connection's API base, the paginator cannot resolve it, so its

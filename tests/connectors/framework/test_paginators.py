@@ -24,7 +24,7 @@ from server.connectors.framework.paginators import (
 )
 from server.connectors.framework.parsing import dig
 from server.connectors.framework.streams import Stream
-from tests.connectors.scripted_server import Reply, ScriptedServer, Seen
+from tests.support.scripted_server import Reply, ScriptedServer, Seen
 
 MOST_REQUESTS = 20  # a paginator that never stops meets a 500 here instead of hanging the suite
 

@@ -1,0 +1,71 @@
+// The pane's state: the workspace, the catalog, the Connections list as last fetched, and how it is
+// searched and sorted. Views read it and subscribe; only this module fetches the list, and it keeps
+// fetching by itself (quickly while a refresh runs, slowly otherwise) so rows move without a reload.
+
+import { getJson } from "./api.js";
+
+const BUSY_POLL_MS = 1500;
+const IDLE_POLL_MS = 20000;
+export const ACTIVE_RUN = new Set(["queued", "running"]);
+
+const state = {
+  workspace: null,
+  catalog: [],
+  connections: { items: [], total: 0 },
+  query: { q: "", sort: "name", order: "asc" },
+};
+const listeners = new Set();
+let pollTimer = null;
+let onPollError = () => {};
+
+export function getState() {
+  return state;
+}
+
+export function update(changes) {
+  Object.assign(state, changes);
+  for (const listener of [...listeners]) listener(state);
+}
+
+// Returns the unsubscribe function.
+export function subscribe(listener) {
+  listeners.add(listener);
+  return () => listeners.delete(listener);
+}
+
+export function connectionById(id) {
+  return state.connections.items.find((connection) => connection.id === id) || null;
+}
+
+export function isRefreshing(connection) {
+  return Boolean(connection.last_run && ACTIVE_RUN.has(connection.last_run.status));
+}
+
+export async function loadConnections() {
+  const { q, sort, order } = state.query;
+  const params = new URLSearchParams({ sort, order, per_page: "100" });
+  if (q.trim()) params.set("q", q.trim());
+  clearTimeout(pollTimer);
+  try {
+    update({ connections: await getJson(`/api/v1/connections?${params}`) });
+  } finally {
+    schedulePoll();
+  }
+}
+
+// `handler(error)` hears of a failed background fetch (the key revoked, the service gone).
+export function whenPollFails(handler) {
+  onPollError = handler;
+}
+
+export function stopPolling() {
+  clearTimeout(pollTimer);
+  pollTimer = null;
+}
+
+function schedulePoll() {
+  clearTimeout(pollTimer);
+  const busy = state.connections.items.some(isRefreshing);
+  pollTimer = setTimeout(() => loadConnections().catch((error) => onPollError(error)),
+    busy ? BUSY_POLL_MS : IDLE_POLL_MS);
+}
