@@ -15,14 +15,19 @@ from server.config import Settings
 from server.connectors import Connector
 from server.connectors.framework.http import RequestRecord, TokenSource
 from server.connectors.framework.streams import Stream
-from server.db.models import RefreshRun, RunStatus, utcnow
+from server.db.models import Connection, ConnectionStatus, RefreshRun, RunStatus, utcnow
 from server.refresh.integration_log import LogEntry, summarise_endpoints, write_event
 from server.refresh.runs import RefreshSettings
 from server.store.ledger import Written
 
 
 class RunCancelled(Exception):
-    pass
+    """The run stops at this batch: cancelled, or its connection disconnected or deleted meanwhile. The
+    message says which, in plain words."""
+
+    def __init__(self, reason: str = "") -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 @dataclass
@@ -83,9 +88,24 @@ class Run:
 
 
 def commit_point(connection: DbConnection, run: Run, **where: Any) -> None:
-    """Progress and heartbeat travel with each batch; a cancel asked for meanwhile stops the run here."""
-    status = connection.execute(select(RefreshRun.status).where(RefreshRun.id == run.id)).scalar_one()
+    """Progress and heartbeat travel with each batch; a cancel, a disconnect or a delete asked for meanwhile
+    stops the run here (what this batch wrote rolls back with the cursor; earlier batches stay)."""
+    status, connection_status, deleted_at = connection.execute(
+        select(RefreshRun.status, Connection.status, Connection.deleted_at)
+        .join(Connection, Connection.id == RefreshRun.connection_id).where(RefreshRun.id == run.id)).one()
     if status == RunStatus.cancelled.value:
-        raise RunCancelled()
+        raise RunCancelled("Cancelled; what was loaded before stays, and the next refresh goes on from there.")
+    stopped = stopped_because(connection_status, deleted_at)
+    if stopped:
+        raise RunCancelled(stopped)
     connection.execute(update(RefreshRun).where(RefreshRun.id == run.id).values(
         progress=run.progress(**where), heartbeat_at=utcnow()))
+
+
+def stopped_because(connection_status: str, deleted_at: Any) -> str:
+    """Why a run must not go on for this connection ("" if it may): the user deleted or disconnected it."""
+    if deleted_at is not None:
+        return "Stopped: the connection was deleted. The data loaded so far stays."
+    if connection_status == ConnectionStatus.disconnected.value:
+        return "Stopped: the connection was disconnected. The data loaded so far stays; reconnect to refresh again."
+    return ""

@@ -28,7 +28,7 @@ from server.db.models import Account, Connection, ConnectionStatus, Entity, Refr
 from server.mapping.dimensions import unmapped_members
 from server.mapping.ledger import LineMapper
 from server.refresh import changes
-from server.refresh.context import EntityScope, Run, RunCancelled, commit_point
+from server.refresh.context import EntityScope, Run, RunCancelled, commit_point, stopped_because
 from server.refresh.loaders import LOADERS, add_accounts_from_lines
 from server.refresh.outcomes import fixing_action, plain_reason
 from server.refresh.reader import Batch, ReadJob, read
@@ -75,13 +75,15 @@ def execute(runtime: Any, run_id: int) -> str:
     try:
         for entity in entities:
             _refresh_entity_or_note_why_not(run, entity)
-    except RunCancelled:
-        return _finish(run, RunStatus.cancelled, None)
-    except ProviderError as error:  # the grant itself (the sign-in) failed: no entity can go on
-        return _finish(run, RunStatus.failed, error)
-    except Exception as error:  # a bug of ours: keep the service alive, say so plainly, keep the trace in the log
-        log.exception("refresh run %s failed unexpectedly", run_id)
-        return _finish(run, RunStatus.failed, error)
+    except RunCancelled as stop:
+        return _finish(run, RunStatus.cancelled, None, stop.reason)
+    except Exception as error:
+        stopped = _stopped_by_user(run)
+        if stopped:  # disconnected or deleted meanwhile (its credentials may be gone): not a failure
+            return _finish(run, RunStatus.cancelled, None, stopped)
+        if not isinstance(error, ProviderError):  # a bug of ours: say so plainly, keep the trace in the log
+            log.exception("refresh run %s failed unexpectedly", run_id)
+        return _finish(run, RunStatus.failed, error)  # a ProviderError here: the sign-in itself failed
     if not run.entity_failures:
         return _finish(run, RunStatus.succeeded, None)
     if len(run.entity_failures) < len(entities):
@@ -115,11 +117,20 @@ def _drop_abandoned_batches(sessions: Any) -> None:
             drop_staged(db, [table for table, run_id in waiting.items() if run_id not in going])
 
 
-def _finish(run: Run, status: RunStatus, error: BaseException | None) -> str:
+def _stopped_by_user(run: Run) -> str:
+    with run.sessions() as session:
+        connection = session.get(Connection, run.connection_id)
+        return stopped_because(connection.status, connection.deleted_at)
+
+
+def _finish(run: Run, status: RunStatus, error: BaseException | None, stopped: str = "") -> str:
+    """End the run and move the connection as the status machine allows. A connection disconnected or
+    deleted meanwhile keeps its status: the run only says it stopped."""
     with transaction(run.sessions) as session:
         record = session.get(RefreshRun, run.id)
         connection = session.get(Connection, run.connection_id)
-        if record.status == RunStatus.cancelled.value:
+        stopped = stopped or stopped_because(connection.status, connection.deleted_at)
+        if record.status == RunStatus.cancelled.value or stopped:
             status = RunStatus.cancelled
         failures = [{k: v for k, v in failure.items() if k != "error"} for failure in run.entity_failures]
         record.status, record.finished_at = status.value, utcnow()
@@ -131,7 +142,9 @@ def _finish(run: Run, status: RunStatus, error: BaseException | None) -> str:
             Account.connection_id == run.connection_id))
         if connection.account_status == "loading":
             connection.account_status = "ready" if accounts else "none"
-        if status is RunStatus.succeeded:
+        if status is RunStatus.cancelled:
+            record.error = stopped or record.error or "Cancelled; what was loaded before stays."
+        elif status is RunStatus.succeeded:
             apply(connection, Event.refresh_succeeded,
                   "The last refresh needs attention: see the log." if run.mismatches else "")
         elif status is RunStatus.partly_succeeded:

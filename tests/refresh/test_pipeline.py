@@ -14,6 +14,7 @@ from tests.support.refresh import (
     ready,
     run_refresh,
     staged_left,
+    start_a_slow_refresh,
     wait_for_run,
 )
 
@@ -109,17 +110,6 @@ def test_a_re_pull_needs_its_streams_and_a_date(journey, provider):
     response = journey.client.post(f"/api/v1/connections/{connection_id}/refresh", json={"mode": "repull"},
                                    headers=journey.headers)
     assert response.status_code == 422 and response.get_json()["error"]["field"] == "streams"
-
-
-def start_a_slow_refresh(journey, provider, delay: float, count: int) -> tuple[int, str, int]:
-    """One organisation selected, its answers slowed down, play pressed: (connection id, tenant, run id)."""
-    connection_id = journey.connect()
-    journey.select(connection_id, 1)
-    tenant = journey.entities(connection_id)[0]["provider_entity_id"]
-    provider.admin("POST", f"/admin/tenants/{tenant}/faults", {"kind": "slow", "delay": delay, "count": count},
-                   expect=201)
-    response = journey.client.post(f"/api/v1/connections/{connection_id}/refresh", json={}, headers=journey.headers)
-    return connection_id, tenant, response.get_json()["run_id"]
 
 
 def test_progress_is_visible_while_a_run_works(journey, db, provider):

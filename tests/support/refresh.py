@@ -83,3 +83,14 @@ def assert_equals_the_provider(db, provider, connection_id):
     for tenant in provider.tenants():
         assert loaded_movements(db, connection_id, tenant["tenantId"]) == ground_truth(provider, tenant["tenantId"])
     assert line_total(db) == sum(t["lineCount"] for t in provider.tenants())
+
+
+def start_a_slow_refresh(journey, provider, delay: float, count: int) -> tuple[int, str, int]:
+    """One organisation selected, its answers slowed down, play pressed: (connection id, tenant, run id)."""
+    connection_id = journey.connect()
+    journey.select(connection_id, 1)
+    tenant = journey.entities(connection_id)[0]["provider_entity_id"]
+    provider.admin("POST", f"/admin/tenants/{tenant}/faults", {"kind": "slow", "delay": delay, "count": count},
+                   expect=201)
+    response = journey.client.post(f"/api/v1/connections/{connection_id}/refresh", json={}, headers=journey.headers)
+    return connection_id, tenant, response.get_json()["run_id"]
