@@ -21,11 +21,11 @@ from server.access.keys import authenticate
 from server.access.limits import install_rate_limits
 from server.config import load_settings
 from server.db.engine import close_request_session
-from server.refresh.executor import ThreadPoolJobs
+from server.errors import ApiError, register_error_handlers, validation_error_response
+from server.jobs import job_queue_for, resubmit_queued
 from server.refresh.helpers import warm_up
 from server.runtime import Runtime, runtime
 from server.web.common import ErrorOut, IdConverter
-from server.web.errors import ApiError, register_error_handlers, validation_error_response
 
 TASKPANE = Path(__file__).resolve().parent.parent / "addin" / "taskpane"
 
@@ -109,7 +109,8 @@ def create_app(config: dict[str, Any] | None = None) -> OpenAPI:
     app.json = OrjsonProvider(app)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.extensions["ledgerpane"] = runtime_ = Runtime(settings)
-    runtime_.jobs = ThreadPoolJobs(runtime_, settings.refresh_workers)
+    runtime_.jobs = job_queue_for(runtime_)
+    resubmit_queued(runtime_)  # runs a stopped process left queued would block their connections
     warm_up()  # the reader helpers' fork server (server/refresh/helpers.py), so a first refresh need not wait
 
     register_error_handlers(app)
@@ -170,18 +171,21 @@ TASKPANE_CSP = "; ".join([
     "form-action 'self'", "frame-ancestors 'self' " + " ".join(OFFICE_FRAME_ANCESTORS),
 ])
 
+# The sign-in pages open in a dialog window of their own, never in a frame (research/office.md 3.1).
+OAUTH_CSP = "frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+
 
 def _finish_request(response: Response) -> Response:
     response.headers["X-Request-Id"] = g.get("request_id", "")
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    if request.is_secure:
+    if request.is_secure or runtime().settings.public_url.startswith("https://"):  # TLS here or at a proxy
         response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
     if request.path.startswith(("/api/", "/oauth/")):
         # Workspace data and sign-in pages are for this caller only: never kept by a browser or a proxy.
         response.headers["Cache-Control"] = "no-store"
         response.headers.setdefault("Referrer-Policy", "no-referrer")
     if request.path.startswith("/oauth/"):
-        response.headers.setdefault("Content-Security-Policy", "frame-ancestors 'none'")
+        response.headers.setdefault("Content-Security-Policy", OAUTH_CSP)
         response.headers.setdefault("X-Frame-Options", "DENY")
     elif response.mimetype == "text/html":
         response.headers.setdefault("Content-Security-Policy", TASKPANE_CSP)

@@ -1,6 +1,8 @@
-"""`ledgerpane` operations: serve, init-db, create-workspace, create-key, sandbox, refresh, manifest."""
+"""`ledgerpane` operations: serve, scheduler, worker, init-db, create-workspace, create-key, sandbox, refresh,
+manifest."""
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -13,6 +15,7 @@ from server.config import Settings, load_settings
 from server.connectors import catalog
 from server.db.engine import make_engine, make_sessionmaker, transaction, upgrade
 from server.db.models import Member, Role, Workspace
+from server.jobs import job_queue_for, prepare_database, resubmit_queued
 from server.sandbox import RateLimits as SandboxRateLimits
 from server.sandbox import SandboxClient, SandboxConfig, create_sandbox_app
 from server.sandbox import serve as serve_sandbox
@@ -29,6 +32,10 @@ def _migrated(settings: Settings):
         keep_private(settings)
     engine = make_engine(settings.effective_database_url)
     upgrade(engine)
+    try:
+        prepare_database(settings, engine)
+    except ValueError as error:  # a job queue this database cannot hold
+        raise click.ClickException(str(error)) from None
     return make_sessionmaker(engine)
 
 
@@ -88,7 +95,7 @@ def serve(host: str, port: int, threads: int) -> None:
     settings = load_settings()
     public_url = settings.public_url or f"http://{host}:{port}"
     key = _embedded_workspace_key(settings, _migrated(settings))
-    app = create_app({"public_url": public_url})
+    app = flask_app = create_app({"public_url": public_url})
     if settings.sandbox and not settings.sandbox_url:
         app = DispatcherMiddleware(app, {"/sandbox": create_sandbox_app(demo_sandbox_config(settings, public_url))})
         click.echo(f"Demo provider (sandbox): {public_url}/sandbox")
@@ -96,7 +103,64 @@ def serve(host: str, port: int, threads: int) -> None:
     click.echo(f"Task pane: {public_url}/taskpane.html#key={key}")
     click.echo(f"API: {public_url}/api/v1/workspace (OpenAPI at {public_url}/api/openapi.json)")
     click.echo(f"Workspace key: {key}", color=False)
-    waitress.serve(app, host=host, port=port, threads=threads, ident="ledgerpane")
+    scheduler = None
+    if settings.scheduler == "embedded":  # the overnight schedule in this process (LEDGERPANE_SCHEDULER=off: none)
+        from server.scheduler.service import SchedulerService
+
+        scheduler = SchedulerService(flask_app.extensions["ledgerpane"]).start()
+    try:
+        waitress.serve(app, host=host, port=port, threads=threads, ident="ledgerpane")
+    finally:
+        if scheduler is not None:
+            scheduler.stop()
+
+
+@main.command(help="Run the overnight scheduler. Run several for standby: one is active (it holds a database "
+                   "lock), the others take over within seconds if it stops.")
+def scheduler() -> None:
+    import signal
+
+    from server.runtime import Runtime
+    from server.scheduler.service import SchedulerService
+
+    settings = load_settings()
+    _migrated(settings)
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    runtime = Runtime(settings)
+    runtime.jobs = job_queue_for(runtime)
+    service = SchedulerService(runtime)
+    for number in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(number, lambda *_: service.stop())
+    click.echo(f"Scheduler {service.holder} on {_safe_url(settings.effective_database_url)}")
+    try:
+        service.run()
+    finally:
+        runtime.close()
+
+
+@main.command(help="Carry out refresh runs from the shared job queue (LEDGERPANE_JOB_QUEUE=procrastinate). Run as "
+                   "many as needed, on as many machines; SIGTERM lets the runs under way end first.")
+@click.option("--concurrency", type=int, default=None,
+              help="Runs at the same time in this process.  [default: LEDGERPANE_REFRESH_WORKERS]")
+def worker(concurrency: int | None) -> None:
+    from server.jobs.procrastinate_queue import run_worker
+    from server.refresh.runs import worker_name
+    from server.runtime import Runtime
+
+    settings = load_settings()
+    if settings.job_queue != "procrastinate":
+        raise click.UsageError("workers take runs from a shared job queue: set LEDGERPANE_JOB_QUEUE=procrastinate "
+                               "(the default thread pool carries runs out in the process that asks for them)")
+    _migrated(settings)
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    runtime = Runtime(settings)
+    runtime.jobs = job_queue_for(runtime)
+    try:
+        resubmit_queued(runtime)
+        click.echo(f"Worker {worker_name()} on {_safe_url(settings.effective_database_url)}")
+        run_worker(runtime, concurrency or settings.refresh_workers)
+    finally:
+        runtime.close()
 
 
 @main.command(help="Run the sandbox provider on its own (each provider's OAuth and API over demo data).")

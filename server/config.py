@@ -35,6 +35,9 @@ class Settings:
     # Provider key -> (client id, client secret) of our app registered there, from <KEY>_CLIENT_ID and
     # <KEY>_CLIENT_SECRET (a key's dashes as underscores). A provider appears in the catalog once it has both.
     app_credentials: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    # Provider keys whose app predates the provider's move to granular scopes and still asks for the legacy
+    # set (LEDGERPANE_LEGACY_SCOPES=key,key); the others ask for the granular scopes.
+    legacy_scopes: tuple[str, ...] = ()
     refresh_workers: int = 2  # refresh runs at the same time in one process
     refresh_batch_rows: int = 20_000  # ledger lines per commit: large enough that commits do not dominate
     refresh_overlap_records: int = 20  # offset cursors re-read this many records back
@@ -45,6 +48,45 @@ class Settings:
     # The demo provider's rate-limit windows relative to the real provider's: 0.05 makes its "minute" three seconds, so
     # the demo's first refresh takes seconds, not minutes. The connector keeps under the same limits.
     sandbox_rate_scale: float = 0.05
+    # The overnight schedule (server/scheduler/). `embedded`: `ledgerpane serve` runs the scheduler in its own
+    # process; `off`: it runs none, and one `ledgerpane scheduler` process (or several: one active, the others
+    # standing by) does. Web workers under gunicorn never run one.
+    scheduler: str = "embedded"
+    schedule_misfire_grace_minutes: int = 180  # a scheduler back within this long still runs the missed night
+    schedule_failures_to_pause: int = 3  # consecutive failed scheduled runs; a warning comes one earlier
+    scheduler_poll_seconds: float = 10.0  # how often the active scheduler reads schedules and run outcomes
+    scheduler_lease_seconds: float = 15.0  # a standby takes over within this long of the active one's death
+    # Where refresh runs execute (server/jobs/). `threads`: a thread pool in each process that asks for runs (the
+    # embedded default); `procrastinate`: jobs in PostgreSQL, carried out by `ledgerpane worker` processes on any
+    # number of machines.
+    job_queue: str = "threads"
+    job_queue_heartbeat_seconds: float = 10.0  # a worker says it is alive this often
+    job_queue_stalled_seconds: float = 30.0  # a worker silent this long is dead: its jobs are retried
+    job_queue_retry_seconds: float = 10.0  # a run another live process holds is tried again after this long
+    provider_run_slots: int = 0  # runs of one provider at once across all workers (procrastinate queue); 0: no cap
+    # Providers' rate limits (server/connectors/framework/budgets.py): `process` counts calls in each process; `redis`
+    # counts them in REDIS_URL, under budget_namespace, so every worker of a deployment together stays under them.
+    provider_budgets: str = "process"
+    budget_namespace: str = "ledgerpane"
+    # Keeping grants alive (server/scheduler/keepalive.py): a grant that would lapse unused within this many days is
+    # renewed; a scheduled connection's grant is checked this long before its next run, so a revoked one is
+    # known, and its admins told, the evening before rather than at the night's run. Checked this often.
+    grant_keepalive_days: int = 7
+    grant_check_hours: float = 12.0
+    grant_check_seconds: float = 300.0
+    # Notices to the workspace's admins (server/notify/): by email when an SMTP host is set, to a webhook when a
+    # URL is (signed with the secret); on re-auth required, auto-pause and grant expiry, and every failed scheduled
+    # run when notify_every_failure.
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_security: str = "starttls"  # starttls | ssl | none
+    smtp_username: str = ""
+    smtp_password: str = ""
+    notify_email_from: str = "ledgerpane@localhost"
+    notify_email_to: tuple[str, ...] = ()  # besides the workspace's admins
+    notify_webhook_url: str = ""
+    notify_webhook_secret: str = ""
+    notify_every_failure: bool = False
 
     @property
     def effective_database_url(self) -> str:
@@ -70,6 +112,33 @@ _ENV = {
     "LEDGERPANE_REFRESH_OVERLAP_MINUTES": ("refresh_overlap_minutes", int),
     "LEDGERPANE_REFRESH_PAGES_IN_PROCESS": ("refresh_pages_in_process", int),
     "LEDGERPANE_SANDBOX_RATE_SCALE": ("sandbox_rate_scale", float),
+    "LEDGERPANE_LEGACY_SCOPES": ("legacy_scopes", lambda text: tuple(k.strip() for k in text.split(",") if k.strip())),
+    "LEDGERPANE_SCHEDULER": ("scheduler", str),
+    "LEDGERPANE_SCHEDULE_MISFIRE_GRACE_MINUTES": ("schedule_misfire_grace_minutes", int),
+    "LEDGERPANE_SCHEDULE_FAILURES_TO_PAUSE": ("schedule_failures_to_pause", int),
+    "LEDGERPANE_SCHEDULER_POLL_SECONDS": ("scheduler_poll_seconds", float),
+    "LEDGERPANE_SCHEDULER_LEASE_SECONDS": ("scheduler_lease_seconds", float),
+    "LEDGERPANE_JOB_QUEUE": ("job_queue", str),
+    "LEDGERPANE_JOB_QUEUE_HEARTBEAT_SECONDS": ("job_queue_heartbeat_seconds", float),
+    "LEDGERPANE_JOB_QUEUE_STALLED_SECONDS": ("job_queue_stalled_seconds", float),
+    "LEDGERPANE_JOB_QUEUE_RETRY_SECONDS": ("job_queue_retry_seconds", float),
+    "LEDGERPANE_PROVIDER_RUN_SLOTS": ("provider_run_slots", int),
+    "LEDGERPANE_PROVIDER_BUDGETS": ("provider_budgets", str),
+    "LEDGERPANE_BUDGET_NAMESPACE": ("budget_namespace", str),
+    "LEDGERPANE_GRANT_KEEPALIVE_DAYS": ("grant_keepalive_days", int),
+    "LEDGERPANE_GRANT_CHECK_HOURS": ("grant_check_hours", float),
+    "LEDGERPANE_GRANT_CHECK_SECONDS": ("grant_check_seconds", float),
+    "LEDGERPANE_SMTP_HOST": ("smtp_host", str),
+    "LEDGERPANE_SMTP_PORT": ("smtp_port", int),
+    "LEDGERPANE_SMTP_SECURITY": ("smtp_security", str),
+    "LEDGERPANE_SMTP_USERNAME": ("smtp_username", str),
+    "LEDGERPANE_SMTP_PASSWORD": ("smtp_password", str),
+    "LEDGERPANE_NOTIFY_EMAIL_FROM": ("notify_email_from", str),
+    "LEDGERPANE_NOTIFY_EMAIL_TO": ("notify_email_to", lambda text: tuple(a.strip() for a in text.split(",")
+                                                                         if a.strip())),
+    "LEDGERPANE_NOTIFY_WEBHOOK_URL": ("notify_webhook_url", str),
+    "LEDGERPANE_NOTIFY_WEBHOOK_SECRET": ("notify_webhook_secret", str),
+    "LEDGERPANE_NOTIFY_EVERY_FAILURE": ("notify_every_failure", _bool),
 }
 
 

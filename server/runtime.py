@@ -13,6 +13,8 @@ from flask import current_app
 from server.config import Settings
 from server.connections.vault import Vault, load_cipher
 from server.connectors import Connector, connector_for
+from server.connectors.framework.budgets import SharedBudgets
+from server.connectors.framework.http import default_client
 from server.db.engine import make_engine, make_sessionmaker
 from server.db.models import Connection
 
@@ -29,13 +31,16 @@ class JobQueue(Protocol):
 class Runtime:
     """Reached in a request as `runtime()`; elsewhere passed by whoever built it."""
 
-    jobs: JobQueue  # set by whoever runs the process (the app factory: the in-process thread pool)
+    jobs: JobQueue  # set by whoever runs the process, as the settings say (server.jobs.job_queue_for)
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.engine = make_engine(settings.effective_database_url)
         self.sessions = make_sessionmaker(self.engine)
         self.vault = Vault(load_cipher(settings), self.sessions, lambda connection: self.connector_for(connection).auth)
+        self._budgets = shared_budgets(settings)
+        if self._budgets is not None:  # the process-wide client counts provider calls with every other worker
+            default_client().share_budgets(self._budgets)
 
     def connector_for(self, connection: Connection) -> Connector:
         """A connector for this connection, from its provider and stored setup (cheap: it holds no state of
@@ -49,7 +54,18 @@ class Runtime:
         jobs = getattr(self, "jobs", None)
         if jobs is not None:
             jobs.close()
+        if self._budgets is not None:
+            default_client().share_budgets(None)
+            self._budgets.close()
         self.engine.dispose()
+
+
+def shared_budgets(settings: Settings) -> SharedBudgets | None:
+    if settings.provider_budgets == "process":
+        return None
+    if settings.provider_budgets != "redis" or not settings.redis_url:
+        raise ValueError("LEDGERPANE_PROVIDER_BUDGETS is `process`, or `redis` with REDIS_URL set")
+    return SharedBudgets(settings.redis_url, f"{settings.budget_namespace}:budgets")
 
 
 def runtime() -> Runtime:

@@ -10,8 +10,10 @@ import { route, startRouter, stopRouter } from "./router.js";
 import { focusSignIn, listenForSignIn, prepareSignIn } from "./signin.js";
 import { getState, loadConnections, stopPolling, update, whenPollFails } from "./store.js";
 import { detailsView } from "./views/details.js";
+import { dimensionsView } from "./views/dimensions.js";
 import { listView } from "./views/list.js";
 import { logView } from "./views/log.js";
+import { mappingChangesView, mappingView } from "./views/mapping.js";
 import { addView, companiesView, reconnectView } from "./views/wizard.js";
 
 const KEY_REJECTED = "That workspace key was not accepted";
@@ -22,8 +24,11 @@ route("/connections", listView);
 route("/connections/:id", detailsView);
 route("/connections/:id/reconnect", reconnectView);
 route("/connections/:id/companies", companiesView);
+route("/connections/:id/mapping", mappingView);
+route("/connections/:id/mapping/changes", mappingChangesView);
 route("/add", addView);
 route("/log", logView);
+route("/dimensions", dimensionsView);
 
 function start() {
   // First, before anything else can run: the key must leave the address bar at once.
@@ -93,7 +98,7 @@ function showWorkspace(workspace) {
 
 // The tab of the page on screen; the wizard and the details belong to Connections.
 function markPage(path) {
-  const page = path.startsWith("/log") ? "log" : "connections";
+  const page = path.startsWith("/log") ? "log" : path.startsWith("/dimensions") ? "dimensions" : "connections";
   for (const link of byId("pages").querySelectorAll("a")) {
     if (link.dataset.page === page) link.setAttribute("aria-current", "page");
     else link.removeAttribute("aria-current");

@@ -19,17 +19,21 @@ export const DATA_TYPES = {
   journals: "Journals",
   trial_balance: "Trial balance",
   currencies: "Currencies",
+  schedule: "Schedule",
 };
 
 export const RUN_STATUS = {
   queued: "Waiting to start",
   running: "Refreshing",
   succeeded: "Succeeded",
+  partly_succeeded: "Partly succeeded",
   failed: "Failed",
   cancelled: "Cancelled",
 };
 
-export const EVENT_STATUS = { succeeded: "Succeeded", failed: "Failed", needs_attention: "Needs attention" };
+export const EVENT_STATUS = {
+  succeeded: "Succeeded", failed: "Failed", needs_attention: "Needs attention", skipped: "Skipped",
+};
 
 export function statusOf(connection) {
   return STATUS[connection.status] || { label: connection.status, tone: "", tip: "" };
@@ -75,8 +79,11 @@ export function outcomeText(run) {
   const label = RUN_STATUS[run.status] || run.status;
   const rows = run.progress && run.progress.rows_written !== undefined
     ? `: ${count(run.progress.rows_written, "row")} loaded` : "";
-  const attention = run.needs_attention ? " (needs attention: totals differ from the provider's trial balance)" : "";
-  return `${label} ${ago(run.finished_at || run.queued_at)}${run.status === "succeeded" ? rows : ""}${attention}`;
+  // A partly succeeded run names the companies that failed, why and what fixes it (run.error).
+  const attention = run.status === "partly_succeeded" && run.error ? `. ${run.error}`
+    : run.needs_attention ? " (needs attention: totals differ from the provider's trial balance)" : "";
+  const loaded = run.status === "succeeded" || run.status === "partly_succeeded" ? rows : "";
+  return `${label} ${ago(run.finished_at || run.queued_at)}${loaded}${attention}`;
 }
 
 // What went wrong with a connection, in plain words, and what fixes it; null when nothing is wrong.

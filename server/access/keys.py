@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from server.access.workspaces import member_for_key
 from server.db.engine import request_session
 from server.db.models import Role
-from server.web.errors import ApiError
+from server.errors import ApiError
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from flask_limiter import Limiter, RateLimitExceeded
 from flask_limiter.util import get_remote_address
 
 from server.config import Settings
-from server.web.errors import error_response
+from server.errors import error_response
 
 EXTENSION = "ledgerpane_limiter"
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from server.config import Settings
-from server.connectors import xero
+from server.connectors import business_central, quickbooks, xero
 from server.connectors.framework.catalog import ProviderOption, SetupField, sandbox_credentials, sandbox_root
 from server.connectors.framework.connector import Company, Connector
 from server.connectors.framework.errors import (
@@ -33,7 +33,8 @@ __all__ = [
 
 # Each provider package: `options(settings) -> list[ProviderOption]` (its demo company when the sandbox is
 # on, the real provider once its app credentials are configured).
-PROVIDERS: tuple[Callable[[Settings], list[ProviderOption]], ...] = (xero.options,)
+PROVIDERS: tuple[Callable[[Settings], list[ProviderOption]], ...] = (xero.options, quickbooks.options,
+                                                                    business_central.options)
 
 
 class UnknownProvider(KeyError):

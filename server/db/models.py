@@ -7,6 +7,7 @@ and the bookkeeping of refreshes: sync cursors, refresh runs, integration-log ev
 from __future__ import annotations
 
 import enum
+import secrets
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -16,16 +17,20 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Column,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
     LargeBinary,
     Numeric,
     String,
+    Table,
     Text,
     TypeDecorator,
+    Unicode,
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -126,6 +131,21 @@ class RunStatus(enum.StrEnum):
     cancelled = "cancelled"
 
 
+class ScheduleKind(enum.StrEnum):
+    daily = "daily"
+    weekdays = "weekdays"  # Monday to Friday
+    every_n_hours = "every_n_hours"
+
+
+DEFAULT_SCHEDULE_MINUTE = 2 * 60  # 02:00 local
+SCHEDULE_SPREAD_SECONDS = 30 * 60  # a wave of scheduled refreshes starts over half an hour, not in one second
+
+
+def spread_offset() -> int:
+    """A connection's own delay after its schedule's time, drawn once and stored, so it stays put."""
+    return secrets.randbelow(SCHEDULE_SPREAD_SECONDS)
+
+
 class Workspace(Base):
     __tablename__ = "workspace"
 
@@ -193,12 +213,30 @@ class Connection(Base):
     # Vault: the token set, encrypted (server/connections/vault.py). Never serialised, never logged.
     token_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
     token_version: Mapped[int] = mapped_column(Integer, default=0)  # bumped on each rotation
-    schedule: Mapped[str | None] = mapped_column(String(100))  # cron expression in workspace timezone
+    # Calls made to the provider in the month `provider_calls_month` ("YYYY-MM", UTC): some providers meter
+    # reads per month (one free tier stops at 500,000 a month), so the connection shows them.
+    provider_calls_month: Mapped[str] = mapped_column(String(7), default="")
+    provider_calls: Mapped[int] = mapped_column(Integer, default=0)
+    # The overnight schedule (server/scheduler/), read in the workspace's timezone: daily, weekdays or every N
+    # hours from a local time, started `schedule_offset_seconds` later so a wave of connections is spread out.
+    schedule_kind: Mapped[str] = mapped_column(String(20), default=ScheduleKind.daily.value)
+    schedule_minute: Mapped[int] = mapped_column(Integer, default=DEFAULT_SCHEDULE_MINUTE)  # after local midnight
+    schedule_every_hours: Mapped[int | None] = mapped_column(Integer)  # kind every_n_hours only
+    schedule_offset_seconds: Mapped[int] = mapped_column(Integer, default=spread_offset)
+    schedule_paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    schedule_paused_reason: Mapped[str] = mapped_column(Text, default="")
+    schedule_failures: Mapped[int] = mapped_column(Integer, default=0)  # consecutive failed scheduled runs
+    # The newest scheduled run whose outcome the failure policy has counted (server/scheduler/policy.py).
+    schedule_counted_run_id: Mapped[int | None] = mapped_column(Integer)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("member.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_authorized_at: Mapped[datetime | None]
     last_successful_run_at: Mapped[datetime | None]
     deleted_at: Mapped[datetime | None]
+    # What the last refreshes found changed at the provider (dimensions, members, accounts) since the mapping
+    # was saved; "" once reviewed. And what arrived unmapped (server/mapping/review.py).
+    mapping_review: Mapped[str] = mapped_column(Text, default="")
+    unmapped: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
     entities: Mapped[list[Entity]] = relationship(back_populates="connection", order_by="Entity.name")
 
@@ -213,6 +251,9 @@ class Entity(Base):
     workspace_id: Mapped[int] = mapped_column(ForeignKey("workspace.id", ondelete="CASCADE"), index=True)
     connection_id: Mapped[int] = mapped_column(ForeignKey("connection.id", ondelete="CASCADE"))
     provider_entity_id: Mapped[str] = mapped_column(String(200))  # the provider's tenant, realm or company id
+    # The provider's id of the link between the grant and this company, where it has one (a
+    # connection id): deselecting the company or deleting the connection removes that link at the provider.
+    provider_connection_id: Mapped[str | None] = mapped_column(String(200))
     name: Mapped[str] = mapped_column(String(300))
     kind: Mapped[str] = mapped_column(String(40), default="company")
     base_currency: Mapped[str | None] = mapped_column(String(3))
@@ -230,7 +271,10 @@ class Account(Base):
     """An account of an entity's chart, as the provider has it."""
 
     __tablename__ = "account"
-    __table_args__ = (UniqueConstraint("entity_id", "source_account_id"),)
+    __table_args__ = (
+        UniqueConstraint("entity_id", "source_account_id"),
+        Index("account_connection", "connection_id"),  # the Connections list counts accounts per connection
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     workspace_id: Mapped[int] = mapped_column(ForeignKey("workspace.id", ondelete="CASCADE"), index=True)
@@ -240,7 +284,7 @@ class Account(Base):
     code: Mapped[str] = mapped_column(String(50), default="")
     name: Mapped[str] = mapped_column(String(300))
     account_type: Mapped[str] = mapped_column(String(50), default="")  # provider's type, e.g. REVENUE
-    account_class: Mapped[str] = mapped_column(String(50), default="")  # ASSET, LIABILITY, EQUITY, ...
+    account_class: Mapped[str] = mapped_column(String(50), default="")  # asset, liability, equity, revenue, expense
     status: Mapped[str] = mapped_column(String(20), default="active")
     currency: Mapped[str | None] = mapped_column(String(3))
     source_updated_at: Mapped[datetime | None]
@@ -260,6 +304,7 @@ class Dimension(Base):
     workspace_id: Mapped[int] = mapped_column(ForeignKey("workspace.id", ondelete="CASCADE"), index=True)
     position: Mapped[int] = mapped_column(Integer)  # which of dim1..dim4 on a ledger line
     name: Mapped[str] = mapped_column(String(100))
+    display_order: Mapped[int] = mapped_column(Integer, default=0)  # where lists show it; the slot never moves
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     members: Mapped[list[DimensionMember]] = relationship(back_populates="dimension", order_by="DimensionMember.name")
@@ -344,6 +389,53 @@ class SourceDimensionOption(Base):
     status: Mapped[str] = mapped_column(String(20), default="active")
 
 
+class DimensionMapping(Base):
+    """Where one provider dimension (of one entity) lands: a workspace dimension, and what its members that
+    no row maps do (`new_members`: stay on Unmapped, become workspace members, or land on a chosen member).
+    A provider dimension without a row is not mapped: its values stay raw on the lines."""
+
+    __tablename__ = "dimension_mapping"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspace.id", ondelete="CASCADE"), index=True)
+    connection_id: Mapped[int] = mapped_column(ForeignKey("connection.id", ondelete="CASCADE"), index=True)
+    source_dimension_id: Mapped[int] = mapped_column(ForeignKey("source_dimension.id", ondelete="CASCADE"),
+                                                     unique=True)
+    dimension_id: Mapped[int] = mapped_column(ForeignKey("dimension.id", ondelete="CASCADE"), index=True)
+    new_members: Mapped[str] = mapped_column(String(16), default="unmapped")  # unmapped, create, member
+    fallback_member_id: Mapped[int | None] = mapped_column(ForeignKey("dimension_member.id", ondelete="SET NULL"))
+
+
+class MemberMapping(Base):
+    """One provider member onto one workspace member (many provider members may share one)."""
+
+    __tablename__ = "member_mapping"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    connection_id: Mapped[int] = mapped_column(ForeignKey("connection.id", ondelete="CASCADE"), index=True)
+    source_option_id: Mapped[int] = mapped_column(ForeignKey("source_dimension_option.id", ondelete="CASCADE"),
+                                                  unique=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("dimension_member.id", ondelete="CASCADE"), index=True)
+    by_rule: Mapped[bool] = mapped_column(Boolean, default=False)  # created by the dimension's rule, not a person
+
+
+class MappingChange(Base):
+    """The audit trail of dimensions and mappings: who changed what, when."""
+
+    __tablename__ = "mapping_change"
+    __table_args__ = (Index("mapping_change_workspace_time", "workspace_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspace.id", ondelete="CASCADE"))
+    connection_id: Mapped[int | None] = mapped_column(ForeignKey("connection.id", ondelete="CASCADE"), index=True)
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("member.id", ondelete="SET NULL"))  # None: a refresh
+    user: Mapped[str] = mapped_column(String(320), default="")  # kept as it was when the change was made
+    action: Mapped[str] = mapped_column(String(40))  # e.g. dimension.created, mapping.saved
+    summary: Mapped[str] = mapped_column(Text, default="")
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class TrialBalanceLine(Base):
     """The provider's own trial balance for a period: what the loaded ledger is reconciled against."""
 
@@ -383,7 +475,10 @@ class SyncCursor(Base):
 
 class RefreshRun(Base):
     __tablename__ = "refresh_run"
-    __table_args__ = (Index("refresh_run_connection_status", "connection_id", "status"),)
+    __table_args__ = (
+        Index("refresh_run_connection_status", "connection_id", "status"),
+        Index("refresh_run_connection_newest", "connection_id", "id"),  # each listed connection's last run
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     workspace_id: Mapped[int] = mapped_column(ForeignKey("workspace.id", ondelete="CASCADE"), index=True)
@@ -409,7 +504,12 @@ class LogEvent(Base):
     """An integration-log event: what one run did for one entity and data type."""
 
     __tablename__ = "log_event"
-    __table_args__ = (Index("log_event_workspace_time", "workspace_id", "created_at"),)
+    __table_args__ = (
+        Index("log_event_workspace_time", "workspace_id", "created_at"),
+        # One connection's log, newest first, and what the Connections list sums over its last 30 days.
+        Index("log_event_connection_time", "connection_id", "created_at"),
+        Index("log_event_workspace_status_time", "workspace_id", "status", "created_at"),  # the log's failures
+    )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     workspace_id: Mapped[int] = mapped_column(ForeignKey("workspace.id", ondelete="CASCADE"))
@@ -449,3 +549,24 @@ class OAuthHandoff(Base):
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
     outcome: Mapped[str] = mapped_column(String(20), default="")  # connected, denied, failed
+
+
+class SchedulerLease(Base):
+    """Which process is the active scheduler where the database has no advisory lock (SQLite): the holder
+    renews its lease well before it runs out, and a standby takes over a lease that ran out."""
+
+    __tablename__ = "scheduler_lease"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200))  # host:pid
+    expires_at: Mapped[datetime]
+
+
+# APScheduler's job store (SQLAlchemyJobStore), as that library lays it out; declared here so the migrations,
+# not the scheduler's first start, create it. Jobs hold connection ids only (server/scheduler/service.py).
+SCHEDULER_JOBS = Table(
+    "apscheduler_jobs", Base.metadata,
+    Column("id", Unicode(191), primary_key=True),
+    Column("next_run_time", Float(25), index=True),
+    Column("job_state", LargeBinary, nullable=False),
+)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from server.connectors.framework.records import DimensionValue
+from server.mapping.routing import Routing
 from server.store.ledger import Encoding
 
 
@@ -28,15 +29,15 @@ class LineMapper:
     run_id: int
     account_ids: dict[str, int]  # provider account id -> account.id
     encoding: Encoding
-    unmapped_members: tuple[int | None, int | None, int | None, int | None] = (None, None, None, None)
-    _dimension_texts: dict[tuple, str] = field(default_factory=dict, repr=False)
+    routing: Routing = field(default_factory=Routing)
+    _combinations: dict[tuple, tuple] = field(default_factory=dict, repr=False)  # values -> (text, members)
 
     def rows(self, lines: Iterable[Any]) -> tuple[list[tuple], list[Any]]:
         """Rows for lines whose account is known, and the lines whose account the chart does not have yet."""
         out, unknown = [], []
-        dim1, dim2, dim3, dim4 = self.unmapped_members
+        untagged = self.routing.unmapped
         encode_date, encode_amount, encode_time = self.encoding.day, self.encoding.amount, self.encoding.moment
-        texts = self._dimension_texts
+        combinations = self._combinations
         for line in lines:
             account_id = self.account_ids.get(line.account_id)
             if account_id is None:
@@ -44,19 +45,24 @@ class LineMapper:
                 continue
             day, period = encode_date(line.date)
             amount = encode_amount(line.amount)
-            values = ""
-            if line.dimension_values:  # the same few combinations, line after line
-                values = texts.get(line.dimension_values)
-                if values is None:
-                    if len(texts) >= 10_000:
-                        texts.clear()
-                    values = texts[line.dimension_values] = dimension_text(line.dimension_values)
+            values, (dim1, dim2, dim3, dim4) = "", untagged
+            if line.dimension_values:  # the same few combinations, line after line: one dict lookup each
+                known = combinations.get(line.dimension_values)
+                if known is None:
+                    if len(combinations) >= 10_000:
+                        combinations.clear()
+                    known = combinations[line.dimension_values] = self._combination(line.dimension_values)
+                values, (dim1, dim2, dim3, dim4) = known
             out.append((
                 self.workspace_id, self.connection_id, self.entity_id, line.source_line_id, line.source_journal_id,
                 day, period, account_id, dim1, dim2, dim3, dim4, amount, self.currency, amount,
                 line.description or "", values, self.run_id, encode_time(line.created_at),
             ))
         return out, unknown
+
+    def _combination(self, values: tuple[DimensionValue, ...]) -> tuple[str, tuple]:
+        text = dimension_text(values)
+        return text, self.routing.members_for_text(text)  # as a re-application would place the loaded line
 
 
 def dimension_text(values: Iterable[DimensionValue]) -> str:

@@ -12,6 +12,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from server.config import Settings
+from server.connections.metering import count_calls
 from server.connectors import Connector
 from server.connectors.framework.http import RequestRecord, TokenSource
 from server.connectors.framework.streams import Stream
@@ -85,6 +86,11 @@ class Run:
             rows_deleted=written.deleted, pages=sum(1 for c in calls if c.status is not None and c.status < 400),
             duration_ms=int((time.monotonic() - started) * 1000), endpoints=summarise_endpoints(calls),
             detail=detail))
+        self.count_calls(calls)
+
+    def count_calls(self, calls: list[RequestRecord]) -> None:
+        """Every answered call counts toward the connection's calls this month, logged or not."""
+        count_calls(self.sessions, self.connection_id, sum(1 for c in calls if c.status is not None))
 
 
 def commit_point(connection: DbConnection, run: Run, **where: Any) -> None:

@@ -14,6 +14,7 @@ from sqlalchemy import select, update
 from server.connectors.framework.records import Account as AccountRecord
 from server.connectors.framework.records import CompanyProfile, Currency, Dimension, LedgerLine, Role
 from server.db.models import Account, Entity, SourceDimension, SourceDimensionOption
+from server.mapping import review
 from server.mapping.ledger import LineMapper
 from server.refresh.context import EntityScope, Run
 from server.store.ledger import Written, upsert
@@ -39,14 +40,19 @@ def load_currencies(db: DbConnection, run: Run, entity: EntityScope, records: li
 
 
 def load_accounts(db: DbConnection, run: Run, entity: EntityScope, records: list[AccountRecord]) -> Written:
+    before = review.account_snapshot(db, entity.id)
     rows = [{"workspace_id": run.workspace_id, "connection_id": run.connection_id, "entity_id": entity.id,
              "source_account_id": r.source_id, "code": r.code or "", "name": r.name,
              "account_type": r.account_type or "", "account_class": r.account_class or "",
              "status": r.status, "currency": r.currency, "source_updated_at": r.updated_at} for r in records]
-    return upsert(db, Account.__table__, rows, key=("source_account_id",), scope={"entity_id": entity.id})
+    written = upsert(db, Account.__table__, rows, key=("source_account_id",), scope={"entity_id": entity.id})
+    review.note_changes(db, run.workspace_id, run.connection_id, entity.id, entity.name, "accounts",
+                        review.differences(before, review.account_snapshot(db, entity.id)), run.id)
+    return written
 
 
 def load_dimensions(db: DbConnection, run: Run, entity: EntityScope, records: list[Dimension]) -> Written:
+    before = review.dimension_snapshot(db, entity.id)
     rows = [{"workspace_id": run.workspace_id, "connection_id": run.connection_id, "entity_id": entity.id,
              "source_dimension_id": r.source_id, "name": r.name, "status": r.status} for r in records]
     written = upsert(db, SourceDimension.__table__, rows, key=("source_dimension_id",),
@@ -58,6 +64,8 @@ def load_dimensions(db: DbConnection, run: Run, entity: EntityScope, records: li
                     "status": m.status} for m in record.members]
         written += upsert(db, SourceDimensionOption.__table__, members, key=("source_option_id",),
                           scope={"source_dimension_id": ids[record.source_id]})
+    # What changed is flagged for review; rules for new members apply now, before the lines are mapped.
+    review.dimensions_loaded(db, run.workspace_id, run.connection_id, entity.id, entity.name, before, run.id)
     return written
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 from server.connectors.framework.errors import (
     AuthRevoked,
     BadResponse,
+    CompanyDisconnected,
+    NotEntitled,
     ProviderError,
     ProviderUnavailable,
     RateLimited,
@@ -12,6 +14,8 @@ from server.connectors.framework.errors import (
 
 
 def plain_reason(error: BaseException | None) -> str:
+    if isinstance(error, NotEntitled | CompanyDisconnected):  # the connector said it in plain words already
+        return error.message
     if isinstance(error, ProviderError):
         return f"The provider call failed after retries: {error.message}" + (
             f" (HTTP {error.status})" if error.status else "")
@@ -20,6 +24,10 @@ def plain_reason(error: BaseException | None) -> str:
 
 def fixing_action(error: BaseException) -> str:
     """The action that fixes it, as the person reading the log would take it."""
+    if isinstance(error, NotEntitled):
+        return error.action
+    if isinstance(error, CompanyDisconnected):
+        return "Reconnect the source and tick this company again on the provider's consent page."
     if isinstance(error, AuthRevoked) or (isinstance(error, RequestRejected) and error.status in (401, 403)):
         return "Reconnect the source and give it access to this company."
     if isinstance(error, RateLimited):

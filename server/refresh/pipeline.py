@@ -25,8 +25,8 @@ from server.connectors.framework.records import ROLES, Role
 from server.connectors.framework.streams import PullOptions, Stream
 from server.db.engine import transaction
 from server.db.models import Account, Connection, ConnectionStatus, Entity, RefreshRun, RunStatus, SyncCursor, utcnow
-from server.mapping.dimensions import unmapped_members
 from server.mapping.ledger import LineMapper
+from server.mapping.routing import load_routing
 from server.refresh import changes
 from server.refresh.context import EntityScope, Run, RunCancelled, commit_point, stopped_because
 from server.refresh.loaders import LOADERS, add_accounts_from_lines
@@ -56,7 +56,8 @@ def execute(runtime: Any, run_id: int) -> str:
     server.runtime.Runtime (settings, sessions, vault, connectors)."""
     sessions = runtime.sessions
     with transaction(sessions) as session:
-        record = session.get(RefreshRun, run_id)
+        # Locked: two processes handed the same queued run (re-submitted at start, say) claim it one at a time.
+        record = session.get(RefreshRun, run_id, with_for_update=True)
         if record is None or record.status != RunStatus.queued.value:
             return record.status if record else "missing"
         connection = session.get(Connection, record.connection_id)
@@ -193,6 +194,8 @@ def _refresh_stream(run: Run, entity: EntityScope, stream: Stream, periods: set[
     if stream.data_type is not None:
         run.log(entity, data_type, "succeeded", written, calls, started,
                 detail=changes.summary(run, entity, data_type, written))
+    else:
+        run.count_calls(calls)  # not an event of its own in the log, but a call the provider counted
 
 
 def _pull_stream(run: Run, entity: EntityScope, stream: Stream, calls: list, periods: set[date]) -> Written:
@@ -281,11 +284,11 @@ def _line_mapper(run: Run, entity: EntityScope) -> LineMapper:
     with run.sessions() as session:
         accounts = dict(session.execute(select(Account.source_account_id, Account.id)
                                         .where(Account.entity_id == entity.id)).all())
-        unmapped = unmapped_members(session, run.workspace_id)
+        routing = load_routing(session, run.workspace_id, entity.id)  # the saved mapping, as of now
         currency = entity.base_currency or session.get(Entity, entity.id).base_currency or NO_CURRENCY
         dialect = session.get_bind().dialect.name
     return LineMapper(run.workspace_id, run.connection_id, entity.id, currency, run.id, accounts, Encoding(dialect),
-                      unmapped)
+                      routing)
 
 
 # --- cursors

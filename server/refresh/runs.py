@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from server.db.engine import lock_row, transaction
 from server.db.models import Connection, RefreshRun, RunStatus, utcnow
+from server.store.ledger import drop_staged, staged_tables
 
 ACTIVE = (RunStatus.queued.value, RunStatus.running.value)
 
@@ -79,3 +80,38 @@ def is_dead(run: RefreshRun, settings: RefreshSettings) -> bool:
             pass
     last_sign = run.heartbeat_at or run.started_at or run.queued_at
     return utcnow() - last_sign > settings.stale_after
+
+
+class RunHeldElsewhere(Exception):
+    """The connection's run is being carried out by a process that is still alive: try again later."""
+
+
+def queued_runs(sessions: sessionmaker[Session]) -> list[int]:
+    """Runs waiting for a worker, oldest first. A process re-submits them at start: a run queued by a process
+    that stopped before a worker took it would otherwise block its connection until it is presumed dead."""
+    with sessions() as session:
+        return list(session.scalars(select(RefreshRun.id).where(RefreshRun.status == RunStatus.queued.value)
+                                    .order_by(RefreshRun.id)))
+
+
+def run_to_carry_out(sessions: sessionmaker[Session], connection_id: int,
+                     settings: RefreshSettings = RefreshSettings()) -> int | None:
+    """For a job-queue worker given a connection: the run to carry out now, or None if nothing waits. A run
+    whose process died mid-way goes back to queued as it stands, so the same run resumes from its committed
+    cursors and ends once. Raises RunHeldElsewhere while a live process still carries it out."""
+    with transaction(sessions) as session:
+        lock_row(session, Connection, connection_id)  # as request_refresh does: one decision at a time
+        active = session.scalar(select(RefreshRun).where(RefreshRun.connection_id == connection_id, not_stopped())
+                                .order_by(RefreshRun.id))
+        if active is None or active.status == RunStatus.queued.value:
+            return active.id if active else None
+        if not is_dead(active, settings):
+            raise RunHeldElsewhere(f"run {active.id} is being carried out by {active.worker}")
+        if active.status == RunStatus.cancelled.value:
+            active.finished_at = utcnow()  # it died while stopping: it stays cancelled
+            return None
+        active.status, active.heartbeat_at = RunStatus.queued.value, None
+        db = session.connection()
+        if db.dialect.name == "postgresql":  # batches its dead process's reader staged: read again instead
+            drop_staged(db, [table for table, run in staged_tables(db).items() if run == active.id])
+        return active.id

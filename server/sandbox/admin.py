@@ -188,6 +188,18 @@ def void_journal(tenant_id: str, journal_key: str):
                    "reverses": organisation.journal(journal_key).number}, 201)
 
 
+@admin.delete("/tenants/<tenant_id>/journals/<journal_key>")
+def delete_journal(tenant_id: str, journal_key: str):
+    """Delete a transaction outright, where the sandbox's dialect is a provider that allows it."""
+    sandbox = _sandbox()
+    if not sandbox.dialect.deletes_journals:
+        raise AdminError(409, "not_deletable", f"{sandbox.dialect.title} never deletes a journal: void it instead")
+    organisation = _organisation(tenant_id)
+    journal = organisation.delete(journal_key, sandbox.now_ms())
+    sandbox.touched(tenant_id)
+    return _reply({"journalId": journal.journal_id, "journalNumber": journal.number, "deleted": True})
+
+
 @admin.post("/tenants/<tenant_id>/tracking-categories/<category_key>/options")
 def add_tracking_option(tenant_id: str, category_key: str):
     organisation = _organisation(tenant_id)
@@ -207,6 +219,20 @@ def update_account(tenant_id: str, account_key: str):
                                           status=body.get("status"))
     _sandbox().touched(tenant_id)
     return _reply(_sandbox().dialect.account_json(account))  # as the API will serve it from now on
+
+
+@admin.post("/tenants/<tenant_id>/refusals")
+def refuse_endpoint(tenant_id: str):
+    """The provider refuses one endpoint for this organisation from now on (`endpoint`, as the dialect's guard
+    names it, e.g. "Journals"), as a plan tier or a missing app approval makes it do."""
+    organisation = _organisation(tenant_id)
+    endpoint = str(_body().get("endpoint", "")).strip()
+    if not endpoint:
+        raise AdminError(400, "invalid_endpoint", "endpoint is required", "endpoint")
+    with organisation.lock:
+        organisation.refused_endpoints.add(endpoint)
+    _sandbox().touched(tenant_id)  # a data reset regenerates the organisation, refusals and all
+    return _reply({"tenantId": tenant_id, "refused": sorted(organisation.refused_endpoints)}, 201)
 
 
 @admin.post("/tenants/<tenant_id>/report-adjustments")
@@ -311,11 +337,13 @@ def register_client():
     try:
         client = SandboxClient(client_id=str(body["clientId"]), client_secret=str(body["clientSecret"]),
                                redirect_uris=[str(uri) for uri in body["redirectUris"]],
-                               name=str(body.get("name", "Ledgerpane")))
+                               name=str(body.get("name", "Ledgerpane")),
+                               refused_scopes=[str(scope) for scope in body.get("refusedScopes") or ()])
     except (KeyError, TypeError):
         raise AdminError(400, "invalid_client", "clientId, clientSecret and redirectUris are required") from None
     _sandbox().oauth.register(client)
-    return _reply({"clientId": client.client_id, "redirectUris": client.redirect_uris, "name": client.name}, 201)
+    return _reply({"clientId": client.client_id, "redirectUris": client.redirect_uris, "name": client.name,
+                   "refusedScopes": client.refused_scopes}, 201)
 
 
 @admin.post("/reset")

@@ -39,6 +39,29 @@ class ConnectionDropper:
         raise ClientDisconnected("sandbox fault: connection dropped")
 
 
+class CaseInsensitivePaths:
+    """WSGI wrapper for dialects whose provider matches paths whatever their case: a path that matches one of
+    their routes but for case is rewritten to the route's own spelling before routing (variables kept)."""
+
+    def __init__(self, app, routes: list[str]) -> None:
+        self.app = app
+        self.routes: dict[int, list[list[str | None]]] = {}
+        for route in routes:
+            segments = [None if part.startswith("<") else part for part in route.split("/")]
+            self.routes.setdefault(len(segments), []).append(segments)
+
+    def canonical(self, path: str) -> str:
+        segments = path.split("/")
+        for route in self.routes.get(len(segments), ()):
+            if all(part is None or part.lower() == given.lower() for part, given in zip(route, segments, strict=True)):
+                return "/".join(given if part is None else part for part, given in zip(route, segments, strict=True))
+        return path
+
+    def __call__(self, environ, start_response):
+        environ["PATH_INFO"] = self.canonical(environ.get("PATH_INFO", ""))
+        return self.app(environ, start_response)
+
+
 def create_sandbox_app(config: SandboxConfig | None = None) -> Flask:
     """A Flask app emulating every dialect's identity service and API over generated data, with the admin
     API beside them."""
@@ -80,6 +103,9 @@ def create_sandbox_app(config: SandboxConfig | None = None) -> Flask:
                               for o in sandbox.organisations.values()],
         })
 
+    insensitive = {name for d in dialects if d.case_insensitive_paths for name in d.blueprint_names}
+    app.wsgi_app = CaseInsensitivePaths(app.wsgi_app, [rule.rule for rule in app.url_map.iter_rules()
+                                                       if rule.endpoint.split(".")[0] in insensitive])
     app.wsgi_app = ConnectionDropper(app.wsgi_app)
     return app
 

@@ -17,6 +17,9 @@ class SandboxClient:
     client_secret: str
     redirect_uris: list[str]
     name: str = "Ledgerpane"
+    # Scopes this app may not ask for: the consent answers invalid_scope (a provider's broad scopes, for apps
+    # created on or after 2 March 2026).
+    refused_scopes: list[str] = field(default_factory=list)
 
 
 @dataclass

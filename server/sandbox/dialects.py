@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, request
 
@@ -37,6 +37,27 @@ class Dialect:
     tenant_missing: str = "the tenant is missing"
     unavailable: str = "The API is temporarily unavailable"
     server_error: str = "An error occurred"
+    # The sandbox's own dialect when none is named (the one journals are rendered in and the admin speaks).
+    default: bool = False
+    # A refresh token only for consents that include offline_access; False: always one (some providers always
+    # issue one).
+    refresh_needs_offline_access: bool = True
+    # PKCE (S256) required at the authorize step; a provider that does not document PKCE takes plain code flow.
+    requires_pkce: bool = True
+    # Parameters the provider adds to a successful authorization response besides code and state (a company id).
+    authorization_params: Callable[[Any], dict] | None = None
+    # Fields the provider adds to every token response, from the consent (Microsoft: client_info).
+    token_fields: Callable[[Any], dict] | None = None
+    # The provider's error body for a status, a title and a detail; None: the framework's problem JSON.
+    problem_body: Callable[[int, str, str], dict] | None = None
+    # The provider deletes transactions outright (the admin API may delete a journal); others only reverse them.
+    deletes_journals: bool = False
+    # Where the provider's access tokens are JWTs: the claims one carries besides jti, client_id and scope,
+    # from the consent it came from (an object with auth_event_id, client_id, user). None: opaque tokens.
+    access_token_claims: Callable[[Any], dict] | None = None
+    # The provider matches its URL paths whatever their case (a provider's own SDK may call /Connections
+    # where its documentation says /connections).
+    case_insensitive_paths: bool = False
     blueprint_names: frozenset[str] = field(init=False, default=frozenset())
 
     def __post_init__(self) -> None:
@@ -55,10 +76,10 @@ def registry() -> dict[str, Dialect]:
 
 
 def dialect_named(name: str | None) -> Dialect:
-    """That dialect; None: the first one registered (the sandbox's own default)."""
+    """That dialect; None: the one marked `default` (else the first registered)."""
     dialects = registry()
     if name is None:
-        return next(iter(dialects.values()))
+        return next((d for d in dialects.values() if d.default), next(iter(dialects.values())))
     if name not in dialects:
         raise ValueError(f"no sandbox dialect {name!r}; there are {sorted(dialects)}")
     return dialects[name]

@@ -150,7 +150,9 @@ class RateLimiter:
 
     def release(self, tenant_id: str) -> None:
         with self._lock:
-            self._tenants[tenant_id].in_flight -= 1
+            usage = self._tenants.get(tenant_id)
+            if usage is not None:  # a reset (new limits) between acquire and release forgot the tenant
+                usage.in_flight -= 1
 
     def in_flight(self, tenant_id: str) -> int:
         with self._lock:

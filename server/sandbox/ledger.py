@@ -103,6 +103,7 @@ class Journal:
     lines: list[Line]
     payload: bytes = b""
     reversed_by: int | None = None
+    deleted_ms: int | None = None  # deleted outright (providers that allow it); its movements are gone
 
 
 class IdFactory:
@@ -165,6 +166,9 @@ class Organisation:
         # Fault injection: (account id, first day of the month as an ordinal, cents) that the trial balance
         # report adds to what the journals say, so tests can see reconciliation catch a provider that disagrees.
         self.report_adjustments: list[tuple[str, int, int]] = []
+        # Endpoints the provider refuses for this organisation although the grant reaches it (a plan tier, an
+        # approval the app lacks): the dialect answers them with its refusal.
+        self.refused_endpoints: set[str] = set()
 
     @property
     def name(self) -> str:
@@ -236,6 +240,20 @@ class Organisation:
                                    original.source_type, lines)
             original.reversed_by = reversal.number
             return reversal
+
+    def delete(self, key: str, now_ms: int) -> Journal:
+        """Delete a transaction outright, as some providers allow: its movements leave the ground truth and its
+        number is not reused."""
+        with self.lock:
+            journal = self.journal(key)
+            if journal.deleted_ms is not None:
+                raise LedgerError(f"journal {journal.number} is already deleted")
+            journal.deleted_ms = now_ms
+            for line in journal.lines:
+                self.movements[(line.account.account_id, journal.day)] -= line.net
+            self.line_count -= len(journal.lines)
+            self._running = None
+            return journal
 
     def add_tracking_option(self, category_key: str, name: str) -> TrackingOption:
         with self.lock:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from authlib.common.security import generate_token
+from authlib.common.urls import add_params_to_uri
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import ClientMixin, InvalidRequestError, grants
@@ -49,8 +50,11 @@ class Client(ClientMixin):
         uris = self.registration.redirect_uris
         return uris[0] if len(uris) == 1 else None
 
-    def get_allowed_scope(self, scope: str) -> str:
-        return scope  # apps may ask for any scope; we only keep what was asked
+    def get_allowed_scope(self, scope: str) -> str | None:
+        """What was asked, unless it names a scope this app may not ask for (None: invalid_scope)."""
+        if set(scope_to_list(scope or "")) & set(self.registration.refused_scopes):
+            return None
+        return scope
 
     def check_redirect_uri(self, redirect_uri: str) -> bool:
         return redirect_uri in self.registration.redirect_uris  # exact match, as providers require
@@ -100,6 +104,7 @@ class AuthorizationCode:
     code_challenge_method: str | None
     grant: Grant
     issued_at: float
+    nonce: str | None = None  # OpenID: the id_token answering this code echoes it
 
     def get_redirect_uri(self) -> str:
         return self.redirect_uri
@@ -277,6 +282,10 @@ class S256CodeChallenge(CodeChallenge):
     SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]
 
     def validate_code_challenge(self, grant, redirect_uri) -> None:
+        data = grant.request.payload.data
+        if not data.get("code_challenge") and not data.get("code_challenge_method") \
+                and not current_dialect().requires_pkce:
+            return  # a provider that does not document PKCE: the plain code flow
         super().validate_code_challenge(grant, redirect_uri)
         if grant.request.payload.data.get("code_challenge_method") != "S256":
             raise InvalidRequestError("code_challenge_method=S256 is required")
@@ -291,7 +300,8 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         with store.lock:
             store.codes[code] = AuthorizationCode(
                 code, request.client.client_id, request.payload.redirect_uri, request.payload.scope or "",
-                data.get("code_challenge"), data.get("code_challenge_method"), request.user, store.now())
+                data.get("code_challenge"), data.get("code_challenge_method"), request.user, store.now(),
+                data.get("nonce"))
 
     def query_authorization_code(self, code: str, client: Client) -> AuthorizationCode | None:
         store: OAuthStore = self.server.store
@@ -311,12 +321,20 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
 
     def generate_token(self, user=None, scope=None, grant_type=None, expires_in=None,
                        include_refresh_token=True):
-        # A refresh token is only issued when offline_access was consented.
-        offline = "offline_access" in scope_to_list(scope or "")
+        # A refresh token is only issued when offline_access was consented (where the provider asks for it).
+        offline = "offline_access" in scope_to_list(scope or "") or not current_dialect().refresh_needs_offline_access
         token = super().generate_token(user, scope, grant_type, expires_in, include_refresh_token and offline)
         if "openid" in scope_to_list(scope or ""):
-            token["id_token"] = id_token(self.request.client, user, self.server.store.now())
-        return token
+            code = getattr(self.request, "authorization_code", None)
+            token["id_token"] = id_token(self.request.client, user, self.server.store.now(),
+                                         code.nonce if code else None)
+        return _with_dialect_fields(token, user)
+
+
+def _with_dialect_fields(token: dict, grant: Grant) -> dict:
+    """The dialect's own fields of a token response (e.g. Microsoft's client_info)."""
+    fields = current_dialect().token_fields
+    return {**token, **fields(grant)} if fields is not None else token
 
 
 def issuer() -> str:
@@ -332,13 +350,13 @@ class SandboxIssuer(IssuerParameter):
         return issuer()
 
 
-def id_token(client, grant: Grant, now: float) -> str:
+def id_token(client, grant: Grant, now: float, nonce: str | None = None) -> str:
     """Who consented, as an OpenID id_token says it, with the dialect's own claims (providers sign with RS256;
     the sandbox uses HS256 with the client secret, which OpenID allows for confidential clients)."""
     user_id = str(uuid.uuid5(uuid.NAMESPACE_URL, grant.user))
     claims = {"iss": issuer(), "aud": client.client_id, "sub": user_id, **current_dialect().user_claims(user_id),
               "email": grant.user, "given_name": "Demo", "family_name": "User",
-              "iat": int(now), "auth_time": int(now), "exp": int(now) + 300}
+              "iat": int(now), "auth_time": int(now), "exp": int(now) + 300, **({"nonce": nonce} if nonce else {})}
     return jwt.encode({"alg": "HS256"}, claims, OctKey.import_key(client.registration.client_secret))
 
 
@@ -351,6 +369,11 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
 
     def authenticate_user(self, refresh_token: RefreshToken) -> Grant:
         return refresh_token.grant
+
+    def generate_token(self, user=None, scope=None, grant_type=None, expires_in=None,
+                       include_refresh_token=True):
+        return _with_dialect_fields(super().generate_token(user, scope, grant_type, expires_in,
+                                                           include_refresh_token), user)
 
     def revoke_old_credential(self, refresh_token: RefreshToken) -> None:
         """Nothing to do: save_token links the old token to its successor, which starts its grace."""
@@ -376,7 +399,19 @@ class GrantRevocationEndpoint(RevocationEndpoint):
         self.server.store.revoke(token.grant)
 
 
+def access_token_value(client: Client, grant_type: str, user: Grant | None, scope: str) -> str:
+    """An opaque token, or, where the dialect's provider issues JWT access tokens, one carrying its claims
+    (HS256 with the client secret: the sandbox's tokens are only read, never verified, by clients)."""
+    dialect = current_dialect()
+    if dialect is None or dialect.access_token_claims is None or user is None:
+        return generate_token(42)
+    claims = {"jti": generate_token(16), "client_id": client.client_id, "scope": scope_to_list(scope or ""),
+              **dialect.access_token_claims(user)}
+    return jwt.encode({"alg": "HS256"}, claims, OctKey.import_key(client.registration.client_secret))
+
+
 def create_authorization_server(app, store: OAuthStore) -> AuthorizationServer:
+    app.config["OAUTH2_ACCESS_TOKEN_GENERATOR"] = access_token_value
     app.config["OAUTH2_REFRESH_TOKEN_GENERATOR"] = True
     app.config["OAUTH2_TOKEN_EXPIRES_IN"] = {"authorization_code": store.access_token_ttl,
                                              "refresh_token": store.access_token_ttl}
@@ -416,8 +451,10 @@ def _authorize():
     try:
         grant = server.get_consent_grant(end_user=DEMO_USER)
     except OAuth2Error as error:
-        if error.redirect_uri:
-            return server.handle_error_response(None, error)
+        if error.redirect_uri:  # an error sent back to the client names the issuer too (RFC 9207 §2)
+            response = server.handle_error_response(None, error)
+            response.headers["Location"] = add_params_to_uri(response.headers["Location"], [("iss", issuer())])
+            return response
         return render_template("error.html", error=error), error.status_code
     organisations = sandbox.organisations
     provider = current_dialect().title
@@ -438,7 +475,11 @@ def _authorize():
     else:
         chosen = list(organisations.values())
     consent = sandbox.oauth.consent(grant.client, [(o.tenant_id, o.name) for o in chosen])
-    return server.create_authorization_response(grant_user=consent, grant=grant)
+    response = server.create_authorization_response(grant_user=consent, grant=grant)
+    extra = current_dialect().authorization_params
+    if extra is not None and response.status_code == 302:  # what the provider tells the callback besides the code
+        response.headers["Location"] = add_params_to_uri(response.headers["Location"], list(extra(consent).items()))
+    return response
 
 
 def issue_token():

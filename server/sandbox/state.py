@@ -89,7 +89,11 @@ class Sandbox:
         return Response(body, status, headers, content_type="application/json; charset=utf-8")
 
     def problem(self, status: int, title: str, detail: str, headers: dict | None = None) -> Response:
-        """The identity/authorisation error body (RFC 7807 style, as 401/403/429 answers carry it)."""
+        """The identity/authorisation error body (RFC 7807 style, as 401/403/429 answers carry it), or the
+        speaking dialect's own error shape where it has one."""
+        shape = self.speaking().problem_body
+        if shape is not None:
+            return self.json_response(shape(status, title, detail), status, headers)
         return self.json_response({"Type": None, "Title": title, "Status": status, "Detail": detail,
                                    "Instance": None, "Extensions": {}}, status, headers)
 

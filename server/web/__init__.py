@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from flask_openapi3 import OpenAPI
 
-from server.web import connections, log, oauth, providers, runs, workspace
+from server.web import connections, dimensions, log, mapping, oauth, providers, runs, schedules, workspace
 
-API = (workspace, providers, connections, runs, log)
+API = (workspace, providers, connections, schedules, runs, log, dimensions, mapping)
 
 
 def api_blueprints() -> list:

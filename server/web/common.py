@@ -57,9 +57,16 @@ def _no_control_characters(value: str) -> str:
 # Every name a person gives (a workspace, a connection...).
 Name = Annotated[str, Field(min_length=1, max_length=200, json_schema_extra={"pattern": NO_CONTROL_CHARACTERS}),
                  AfterValidator(_no_control_characters)]
-# Free text in a query (a search): the same characters refused, no length floor.
+# Free text a person types (a search, a setup value): the same characters refused, no length floor.
 Text = Annotated[str, Field(max_length=200, json_schema_extra={"pattern": NO_CONTROL_CHARACTERS}),
                  AfterValidator(_no_control_characters)]
+
+
+def plain_text(max_length: int, min_length: int = 0) -> Any:
+    """Text a person gives, of other lengths than `Name` and `Text`, with the same characters refused."""
+    return Annotated[str, Field(min_length=min_length, max_length=max_length,
+                                json_schema_extra={"pattern": NO_CONTROL_CHARACTERS}),
+                     AfterValidator(_no_control_characters)]
 
 
 class StrictModel(BaseModel):

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from server.access.keys import current_caller
 from server.db.engine import request_session
-from server.db.models import Connection, DataType, Entity, LogEvent, Workspace
+from server.db.models import Connection, Entity, LogEvent, Workspace
 from server.web.common import BEARER, ERRORS, Id, PageQuery
 
 bp = APIBlueprint("log", __name__, url_prefix="/api/v1", abp_tags=[Tag(name="Integration log")],
@@ -38,8 +38,9 @@ WorkspaceTime = Annotated[date | datetime, PlainValidator(_iso_date_or_time), Wi
 class LogQuery(PageQuery):
     connection_id: Id | None = None
     entity_id: Id | None = None
-    data_type: DataType | None = None
-    status: Literal["succeeded", "failed", "needs_attention"] | None = None
+    # The refresh's data types, and what the scheduler did (a skipped night, a paused schedule).
+    data_type: Literal["accounts", "dimensions", "journals", "trial_balance", "currencies", "schedule"] | None = None
+    status: Literal["succeeded", "failed", "needs_attention", "skipped"] | None = None
     since: WorkspaceTime | None = Field(None, description="Events at or after this time (ISO 8601). A date is the "
                                                           "start of that day; no zone means the workspace's.")
     until: WorkspaceTime | None = Field(None, description="Events before this time (ISO 8601), read as `since`.")
@@ -94,7 +95,7 @@ def list_events(query: LogQuery):
         if getattr(query, name) is not None:
             where.append(getattr(LogEvent, name) == getattr(query, name))
     if query.data_type is not None:
-        where.append(LogEvent.data_type == query.data_type.value)
+        where.append(LogEvent.data_type == query.data_type)
     if query.since is not None:
         where.append(LogEvent.created_at >= instant(query.since, workspace.timezone))
     if query.until is not None:

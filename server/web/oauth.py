@@ -22,6 +22,17 @@ log = logging.getLogger(__name__)
 bp = Blueprint("oauth", __name__, url_prefix="/oauth")
 
 
+# What a provider's consent error means, in the words of the person who met it (RFC 6749 §4.1.2.1 codes).
+CONSENT_ERRORS = {
+    "invalid_scope": "The provider refused the permissions Ledgerpane asked for, so nothing was connected. Apps "
+                     "registered after the provider's move to granular permissions may not ask for the older, "
+                     "broader ones (and older apps the reverse): your administrator sets which Ledgerpane asks "
+                     "for (LEDGERPANE_LEGACY_SCOPES). Then try again from the Connections page.",
+    "unauthorized_client": "The provider does not allow Ledgerpane's app to sign in this way, so nothing was "
+                           "connected. Your administrator should check the app's registration at the provider.",
+}
+
+
 def public_url() -> str:
     return (runtime().settings.public_url or request.host_url).rstrip("/")
 
@@ -58,19 +69,20 @@ def callback(provider: str):
     except HandoffRefused as refused:
         return _page("refused", "This sign-in was refused", str(refused), status=400)
     session.commit()  # the state is spent before anything else happens: a replay finds it used
-    mixed_up = issuer_refusal(runtime().settings, provider, request.args.get("iss"))
+    connection = session.get(Connection, handoff.connection_id)
+    mixed_up = issuer_refusal(runtime().connector_for(connection).auth, request.args.get("iss"))
     if mixed_up:  # another provider's answer (RFC 9207): the handoff is spent, nothing is exchanged
         handoff.outcome = "failed"
         session.commit()
         log.warning("oauth callback for %s refused: unexpected issuer", provider)
         return _page("refused", "This sign-in was refused", mixed_up, status=400)
-    connection = session.get(Connection, handoff.connection_id)
     if request.args.get("error"):
         handoff.outcome = "denied"
         session.commit()
         denied = request.args["error"] == "access_denied"
         message = ("You declined access, so nothing was connected. You can try again from the Connections page."
-                   if denied else "The provider could not complete the sign-in. Try again from the Connections page.")
+                   if denied else CONSENT_ERRORS.get(request.args["error"], "The provider could not complete the "
+                                                     "sign-in. Try again from the Connections page."))
         return _page("refused", "Access was not granted" if denied else "Sign-in failed", message,
                      connection_id=connection.id, status=200 if denied else 400)
     try:
@@ -101,7 +113,7 @@ def _connect(session, connection: Connection, handoff) -> None:
     if consent.setup:  # what the callback said about the grant (a realm...): the connector is built with it
         connection.setup_fields = {**(connection.setup_fields or {}), **consent.setup}
     access_token = flow.access_token(consent.credential)[0]
-    companies = runtime().connector_for(connection).list_companies(lambda rejected=None: access_token)
+    companies = runtime().connector_for(connection).companies_of_consent(lambda rejected=None: access_token, consent)
     sync_entities(session, connection, companies)
     connection.business_account, connection.business_account_id = consent.account, consent.account_id
     apply(connection, Event.authorized)

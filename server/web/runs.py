@@ -11,8 +11,8 @@ from sqlalchemy import func, select
 from server.access.keys import current_caller
 from server.db.engine import request_session
 from server.db.models import Connection, RefreshRun, RunStatus, utcnow
+from server.errors import ApiError, not_found
 from server.web.common import BEARER, ERRORS, Id, PageQuery
-from server.web.errors import ApiError, not_found
 
 bp = APIBlueprint("runs", __name__, url_prefix="/api/v1", abp_tags=[Tag(name="Refresh runs")],
                   abp_security=BEARER, abp_responses={**ERRORS, 409: ERRORS[404]})
@@ -23,7 +23,7 @@ class RunOut(BaseModel):
     connection_id: int
     trigger: str
     mode: str
-    status: str = Field(description="queued, running, succeeded, failed or cancelled.")
+    status: str = Field(description="queued, running, succeeded, partly_succeeded, failed or cancelled.")
     needs_attention: bool = Field(description="The loaded ledger differs from the provider's trial balance.")
     queued_at: datetime
     started_at: datetime | None

@@ -11,7 +11,8 @@ from tests.support.journey import CALLBACK
 
 def test_catalog_offers_the_demo_company(client, workspace):
     items = client.get("/api/v1/providers", headers=workspace.member()).get_json()["items"]
-    assert [(p["key"], p["name"]) for p in items] == [("xero-sandbox", "Demo company (Xero sandbox)")]
+    assert [(p["key"], p["name"]) for p in items] == [("xero-sandbox", "Demo company (Xero sandbox)"),
+                                                      ("quickbooks-sandbox", "Demo company (QuickBooks sandbox)")]
     demo = items[0]
     assert demo["auth_kind"] == "oauth2" and demo["setup_fields"] == []
     assert set(demo["data_types"]) == {"accounts", "dimensions", "journals", "trial_balance", "currencies"}

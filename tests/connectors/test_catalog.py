@@ -9,7 +9,10 @@ from server.connectors.xero.connector import XeroConnector
 
 def test_the_sandbox_is_offered_by_default_at_the_public_url():
     settings = Settings(public_url="https://ledgerpane.example.com")
-    option, = catalog(settings)
+    assert [(o.key, o.display_name) for o in catalog(settings)] == [
+        ("xero-sandbox", "Demo company (Xero sandbox)"), ("quickbooks-sandbox", "Demo company (QuickBooks sandbox)"),
+        ("business-central-sandbox", "Demo company (Business Central sandbox)")]
+    option = catalog(settings)[0]
     assert (option.key, option.display_name, option.auth_kind, option.setup_fields) == (
         "xero-sandbox", "Demo company (Xero sandbox)", "oauth2", ())
     assert option.data_types == ("accounts", "dimensions", "journals", "trial_balance", "currencies")
@@ -18,6 +21,35 @@ def test_the_sandbox_is_offered_by_default_at_the_public_url():
     assert isinstance(connector, XeroConnector)
     assert connector.api_base == "https://ledgerpane.example.com/sandbox/xero/api.xro/2.0"
     assert connector.auth.client_id == sandbox_credentials()[0]
+
+
+def test_the_quickbooks_demo_company_is_offered_beside_it():
+    option = get_provider(Settings(public_url="https://ledgerpane.example.com"), "quickbooks-sandbox")
+    assert option.dimension_kinds == ("classes", "departments")
+    assert option.data_types == ("accounts", "dimensions", "journals", "trial_balance", "currencies")
+    connector = option.factory({"realm_id": "9130000000000001"})
+    assert connector.api_base == "https://ledgerpane.example.com/sandbox/quickbooks/v3/company"
+    assert connector.setup == {"realm_id": "9130000000000001"}
+
+
+def test_real_quickbooks_appears_with_its_keys(monkeypatch):
+    monkeypatch.setenv("QUICKBOOKS_CLIENT_ID", "id")
+    monkeypatch.setenv("QUICKBOOKS_CLIENT_SECRET", "secret")
+    settings = load_settings({"sandbox": False})
+    assert [o.key for o in catalog(settings)] == ["quickbooks"]
+    connector = get_provider(settings, "quickbooks").factory({})
+    assert connector.endpoints.token_url == "https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer"
+    assert connector.api_base == "https://quickbooks.api.intuit.com/v3/company"
+
+
+def test_business_central_needs_an_https_sandbox_or_its_app(monkeypatch):
+    assert "business-central-sandbox" not in {o.key for o in catalog(Settings(public_url="http://127.0.0.1:8000"))}
+    monkeypatch.setenv("BUSINESS_CENTRAL_CLIENT_ID", "id")
+    monkeypatch.setenv("BUSINESS_CENTRAL_CLIENT_SECRET", "secret")
+    connector = get_provider(load_settings({"sandbox": False}), "business-central").factory({})
+    assert connector.auth.authority == "https://login.microsoftonline.com/organizations"
+    assert connector.auth.scopes == ["https://api.businesscentral.dynamics.com/Financials.ReadWrite.All"]
+    assert connector.api_base == "https://api.businesscentral.dynamics.com/v2.0"
 
 
 def test_an_explicit_sandbox_url_wins():

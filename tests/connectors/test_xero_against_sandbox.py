@@ -217,7 +217,10 @@ def test_the_trial_balance_balances_every_period(sandbox, xero, vault, tenant):
                            options={"period_ends": periods}))
     assert [p.records[0].period_end for p in pages] == periods
     for page in pages:
-        assert sum(r.debit for r in page.records) == sum(r.credit for r in page.records) != 0
+        assert sum(r.debit for r in page.records) == sum(r.credit for r in page.records)  # the month's figures
+        assert sum(r.month_movement for r in page.records) == 0
+        assert sum(r.year_to_date for r in page.records) == 0 != sum(abs(r.year_to_date) for r in page.records)
+        assert {r.account_class for r in page.records} <= {"asset", "liability", "equity", "revenue", "expense"}
         assert all(r.account_code and r.account_id for r in page.records)
 
 

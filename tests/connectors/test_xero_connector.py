@@ -212,7 +212,9 @@ def test_the_trial_balance_is_pulled_per_period_end(server, xero):
     assert (sales.period_end, sales.account_id, sales.account_code, sales.account_name) == (
         date(2019, 3, 31), "02439bca", "400", "Sales")
     assert (sales.debit, sales.credit, sales.year_to_date) == (0, 200, Decimal("-1020.22"))
+    assert (sales.month_movement, sales.account_class) == (-200, "revenue")  # Debit/Credit: the month's figures
     assert (receivable.debit, receivable.year_to_date) == (200, Decimal("1020.22"))
+    assert (receivable.month_movement, receivable.account_class) == (200, "asset")
     assert pages[1].records[0].credit == 400
 
 

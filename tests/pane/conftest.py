@@ -58,9 +58,6 @@ def live_server_with_catalog(tmp_path: Path) -> Iterator[LiveServer]:
         yield server
 
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-
-
 @pytest.fixture
 def service_with_provider(tmp_path, sandbox):
     """The whole service on a real port, offering the demo company from the sandbox provider (its own real
@@ -74,51 +71,3 @@ def service_with_provider(tmp_path, sandbox):
                                                  "redirectUris": [f"{server.url}/oauth/callback/xero-sandbox"]},
                       expect=201)
         yield server
-
-
-def screenshot(page, name: str) -> None:
-    """Saves the pane as it looks now under test-artifacts/, for a person to look at."""
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-
-
-def connect_demo(server, sandbox, name: str, companies: int | None = None, refresh: bool = True) -> int:
-    """A demo source connected over HTTP as the pane would (consent approved for every organisation), its
-    first `companies` companies selected and, with `refresh`, refreshed until Live. Returns its id."""
-    import time
-
-    import requests
-
-    api = requests.Session()
-    api.headers["Authorization"] = f"Bearer {server.key}"
-    answer = api.post(f"{server.url}/api/v1/connections", json={"provider": "xero-sandbox", "name": name},
-                      timeout=30).json()
-    connection_id = answer["connection"]["id"]
-    provider_url = api.get(server.url + answer["authorize_url"], allow_redirects=False, timeout=30).headers["Location"]
-    consent_page = requests.get(provider_url, timeout=30)
-    back = requests.post(consent_page.url, data={"decision": "approve",
-                                                 "tenant": [t["tenantId"] for t in sandbox.tenants()]},
-                         allow_redirects=False, timeout=30).headers["Location"]
-    assert api.get(back, timeout=60).status_code == 200
-    entities = api.get(f"{server.url}/api/v1/connections/{connection_id}/entities", timeout=30).json()["items"]
-    api.put(f"{server.url}/api/v1/connections/{connection_id}/entities",
-            json={"selected_ids": [e["id"] for e in entities][:companies]}, timeout=30).raise_for_status()
-    if refresh:
-        api.post(f"{server.url}/api/v1/connections/{connection_id}/refresh", json={}, timeout=30).raise_for_status()
-        deadline = time.monotonic() + 120
-        while api.get(f"{server.url}/api/v1/connections/{connection_id}", timeout=30).json()["status"] != "live":
-            assert time.monotonic() < deadline, "the first refresh did not reach Live"
-            time.sleep(0.2)
-    return connection_id
-
-
-def member_key(server) -> str:
-    """A key for a member (not an admin) of the served workspace."""
-    from sqlalchemy import select
-
-    from server.access.workspaces import add_member, create_key
-    from server.db.models import Role, Workspace
-
-    with server.sessions.begin() as session:
-        workspace = session.scalar(select(Workspace))
-        return create_key(session, add_member(session, workspace, "member@acme.test", Role.member))

@@ -7,7 +7,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.pane.conftest import PANE, connect_demo, member_key, screenshot
+from tests.support.browser import PANE, connect_demo, member_key, screenshot
 
 pytestmark = pytest.mark.browser
 

@@ -37,12 +37,14 @@ def rows(page):
     return page.get_by_role("list", name="Connections").get_by_role("listitem")
 
 
-def test_the_whole_wizard_to_a_live_source(page, service_with_provider):
+def test_the_whole_wizard_to_a_live_source(page, service_with_provider, sandbox):
+    tenant = sandbox.tenants()[0]["tenantId"]
+    sandbox.admin("POST", f"/admin/tenants/{tenant}/faults", {"kind": "slow", "delay": 3, "count": 1}, expect=201)
     open_pane(page, service_with_provider)
     expect(page.get_by_text("No data sources yet.")).to_be_visible()
 
     start_wizard_to_consent(page)
-    expect(page.get_by_text("Step 2 of 4", exact=True)).to_be_visible()
+    expect(page.get_by_text("Step 2 of 5", exact=True)).to_be_visible()
     expect(page.get_by_role("button", name="Next")).to_be_disabled()
     consent(page)
 
@@ -54,18 +56,23 @@ def test_the_whole_wizard_to_a_live_source(page, service_with_provider):
     boxes.nth(2).uncheck()
     page.get_by_role("button", name="Next").click()
 
+    # The mapping step reads the companies first (the initial refresh, shown as it goes), then maps.
+    expect(page.get_by_role("heading", name="Map dimensions")).to_be_visible()
+    expect(page.get_by_role("progressbar", name=f"Reading {DEMO}")).to_be_visible()
+    expect(page.get_by_label("Lands on workspace dimension").first).to_have_value("", timeout=60_000)
+    page.get_by_role("button", name="Next").click()
+
     expect(page.get_by_role("heading", name="Finish")).to_be_visible()
-    expect(page.get_by_text("Finish starts the first refresh of 2 companies.")).to_be_visible()
+    expect(page.get_by_text("Nothing is mapped yet: lines land on Unmapped")).to_be_visible()
     page.get_by_role("button", name="Finish").click()
 
-    expect(page.get_by_text("the first refresh has started")).to_be_visible()
+    expect(page.get_by_text("the first refresh is under way or done")).to_be_visible()
     row = rows(page).filter(has_text=DEMO)
     expect(row).to_have_count(1)
-    expect(row.get_by_role("progressbar")).to_be_visible()  # the initial refresh, shown as it goes
     expect(row.get_by_text("Live", exact=True)).to_be_visible(timeout=60_000)  # no reload
     expect(row.get_by_text(re.compile(r"Last refresh: Succeeded"))).to_be_visible()
     expect(row.get_by_text("Active")).to_be_visible()
-    expect(row.get_by_text("Manual")).to_be_visible()
+    expect(row.get_by_text("Daily at 02:00")).to_be_visible()  # the default overnight schedule
 
 
 def test_a_declined_consent_says_so_and_offers_to_try_again(page, service_with_provider):

@@ -117,12 +117,14 @@ def test_connections_are_listed_with_provider_and_status(page, live_server):
 
 def test_add_data_source_lists_the_providers_the_service_offers(page, live_server_with_catalog):
     open_pane(page, live_server_with_catalog, live_server_with_catalog.key)
-    expect(page.get_by_text("Choose Add data source to connect Demo company (Xero sandbox).")).to_be_visible()
+    expect(page.get_by_text("Choose Add data source to connect Demo company (Xero sandbox) or "
+                            "Demo company (QuickBooks sandbox).")).to_be_visible()
 
     page.get_by_role("button", name="Add data source").click()
 
-    expect(page.get_by_role("radio")).to_have_count(1)
+    expect(page.get_by_role("radio")).to_have_count(2)
     expect(page.get_by_role("radio", name=re.compile(r"Demo company \(Xero sandbox\) Demo"))).to_be_visible()
+    expect(page.get_by_role("radio", name=re.compile(r"Demo company \(QuickBooks sandbox\) Demo"))).to_be_visible()
 
 
 def test_a_connection_shows_its_provider_by_the_catalog_name(page, live_server_with_catalog):

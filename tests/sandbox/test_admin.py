@@ -135,18 +135,20 @@ def test_grants_can_be_listed_and_revoked(sandbox, tenant_ids):
 
 
 def test_a_report_adjustment_makes_the_trial_balance_disagree_from_that_month_on(sandbox, api, tenant_ids):
-    def bank_balance(as_at: str) -> Decimal:
+    def bank(as_at: str) -> tuple[Decimal, Decimal]:
+        """The bank account's month figure and its balance (YTD: prior years included)."""
         report = envelope(api(f"Reports/TrialBalance?date={as_at}", tenant_ids[0]), "Reports")[0]
-        bank = next(r for s in report["Rows"] if s["RowType"] == "Section" for r in s["Rows"]
-                    if r["Cells"][0]["Value"] == "Business Bank Account (090)")
-        debit, credit = (Decimal(c["Value"] or "0") for c in bank["Cells"][1:3])
-        return debit - credit
+        row = next(r for s in report["Rows"] if s["RowType"] == "Section" for r in s["Rows"]
+                   if r["Cells"][0]["Value"] == "Business Bank Account (090)")
+        debit, credit, ytd_debit, ytd_credit = (Decimal(c["Value"] or "0") for c in row["Cells"][1:5])
+        return debit - credit, ytd_debit - ytd_credit
 
-    before, later = bank_balance("2099-01-31"), bank_balance("2099-03-31")
+    january, february, march = bank("2099-01-31"), bank("2099-02-28"), bank("2099-03-31")
     sandbox.admin("POST", f"/admin/tenants/{tenant_ids[0]}/report-adjustments",
                   {"accountCode": "090", "period": "2099-02", "amount": "50.00"}, expect=201)
-    assert bank_balance("2099-01-31") == before
-    assert bank_balance("2099-03-31") == later + Decimal("50.00")
+    assert bank("2099-01-31") == january
+    assert bank("2099-02-28") == (february[0] + Decimal("50.00"), february[1] + Decimal("50.00"))
+    assert bank("2099-03-31") == (march[0], march[1] + Decimal("50.00"))
     refused = sandbox.admin("POST", f"/admin/tenants/{tenant_ids[0]}/report-adjustments",
                             {"accountCode": "090", "period": "February", "amount": "1"})
     assert refused["field"] == "period"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections import defaultdict
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -155,21 +155,57 @@ def test_tracking_hides_archived_options_unless_asked(api):
     assert "Legacy Projects" not in {o["Name"] for c in active for o in c["Options"]}
 
 
-def test_trial_balance_balances_and_matches_the_ground_truth(sandbox, api, tenant_ids):
-    report = envelope(api("Reports/TrialBalance?date=2099-12-31", tenant_ids[0]), "Reports")[0]
-    assert report["ReportTitles"] == ["Trial Balance", "Demo Company (AU)", "As at 31 December 2099"]
-    assert report["Rows"][0]["RowType"] == "Header"
+def _month_end(period: str) -> date:
+    first = date.fromisoformat(f"{period}-01")
+    return (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+
+
+def _report_rows(report: dict) -> dict[str, tuple[str, Decimal, Decimal]]:
+    """Code -> (section title, month net, YTD net) of each account row."""
+    found = {}
+    for section in report["Rows"]:
+        for row in section.get("Rows") or ():
+            if row["RowType"] == "Row":
+                code = row["Cells"][0]["Value"].rsplit("(", 1)[1].rstrip(")")
+                debit, credit, ytd_debit, ytd_credit = (Decimal(c["Value"] or "0") for c in row["Cells"][1:5])
+                found[code] = (section["Title"], debit - credit, ytd_debit - ytd_credit)
+    return found
+
+
+def test_trial_balance_columns_mean_what_xeros_help_says(sandbox, api, tenant_ids):
+    """Debit/Credit: the month's figures; YTD: the financial year to date for revenue and expenses, the balance
+    including prior years for assets, liabilities and equity; both pairs of columns balance."""
+    organisation = envelope(api("Organisation", tenant_ids[0]), "Organisations")[0]
+    truth = sandbox.admin("GET", f"/admin/tenants/{tenant_ids[0]}/trial-balance", expect=200)["movements"]
+    month = sorted({row["period"] for row in truth})[-2]  # the last whole month of history
+    as_at = _month_end(month)
+    year_end = date(as_at.year, organisation["FinancialYearEndMonth"], organisation["FinancialYearEndDay"])
+    year_start = (year_end if year_end < as_at else year_end.replace(year=as_at.year - 1)) + timedelta(days=1)
+    report = envelope(api(f"Reports/TrialBalance?date={as_at}", tenant_ids[0]), "Reports")[0]
+    assert report["ReportTitles"][2] == f"As at {as_at.day} {as_at:%B %Y}"
     total = report["Rows"][-1]["Rows"][0]
     assert total["RowType"] == "SummaryRow"
-    assert total["Cells"][1]["Value"] == total["Cells"][2]["Value"]  # debits = credits
-    truth = sandbox.admin("GET", f"/admin/tenants/{tenant_ids[0]}/trial-balance", expect=200)
-    to_date = defaultdict(Decimal)
-    for row in truth["movements"]:
-        to_date[row["accountCode"]] += Decimal(str(row["netAmount"]))
-    bank = next(r for s in report["Rows"] if s["RowType"] == "Section" for r in s["Rows"]
-                if r["Cells"][0]["Value"] == "Business Bank Account (090)")
-    debit, credit = (Decimal(c["Value"] or "0") for c in bank["Cells"][1:3])
-    assert debit - credit == to_date["090"]
+    assert total["Cells"][1]["Value"] == total["Cells"][2]["Value"] != "0.00"  # the month balances
+    assert total["Cells"][3]["Value"] == total["Cells"][4]["Value"]  # and so does the year to date
+    in_month, this_year, ever = defaultdict(Decimal), defaultdict(Decimal), defaultdict(Decimal)
+    for row in truth:
+        amount, first = Decimal(str(row["netAmount"])), date.fromisoformat(f"{row['period']}-01")
+        if first <= as_at:
+            ever[row["accountCode"]] += amount
+            this_year[row["accountCode"]] += amount if first >= year_start else 0
+            in_month[row["accountCode"]] += amount if row["period"] == month else 0
+    rows = _report_rows(report)
+    assert {code for code, (_, moved, _) in rows.items() if moved} == {c for c, v in in_month.items() if v}
+    for code, (section, moved, ytd) in rows.items():
+        assert moved == in_month[code], code
+        if section in ("Revenue", "Expenses"):
+            assert ytd == this_year[code], code
+        elif code != "960":  # Retained Earnings also carries prior years' profit, which no journal posts
+            assert ytd == ever[code], code
+    profit_and_loss = {a["Code"] for a in envelope(api("Accounts", tenant_ids[0]), "Accounts")
+                       if a["Class"] in ("REVENUE", "EXPENSE")}
+    prior_profit = sum(ever[c] - this_year[c] for c in profit_and_loss)
+    assert rows["960"][2] == ever["960"] + prior_profit != ever["960"]
 
 
 def test_api_calls_need_a_bearer_token_and_a_connected_tenant(sandbox, token, tenant_ids):

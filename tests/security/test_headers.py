@@ -1,7 +1,7 @@
 """What every response tells the browser: framing, caching, referrers, transport (issue 17)."""
 import requests
 
-from server.app import OFFICE_FRAME_ANCESTORS
+from server.app import OFFICE_FRAME_ANCESTORS, create_app
 
 
 def directives(response) -> dict[str, list[str]]:
@@ -41,6 +41,15 @@ def test_hsts_only_over_https(client):
     assert "Strict-Transport-Security" not in client.get("/healthz").headers
     secure = client.get("/healthz", base_url="https://ledgerpane.test")
     assert secure.headers["Strict-Transport-Security"].startswith("max-age=")
+
+
+def test_hsts_behind_a_tls_proxy(db, tmp_path):
+    app = create_app({"database_url": db.url, "var_dir": tmp_path, "sandbox": False,
+                      "public_url": "https://ledgerpane.example.com"})
+    try:
+        assert app.test_client().get("/healthz").headers["Strict-Transport-Security"].startswith("max-age=")
+    finally:
+        app.extensions["ledgerpane"].close()
 
 
 def test_the_sign_in_redirect_and_pages_are_not_stored_or_framed(flow):

@@ -184,3 +184,9 @@ def test_the_id_range_is_the_columns_range():
         column_type = model.__table__.c.id.type
         assert isinstance(column_type, Integer) and not isinstance(column_type, BigInteger), model
     assert MAX_ID == 2**31 - 1  # a BigInteger id would raise it to 2**63 - 1
+
+
+def test_setup_values_refuse_control_characters_before_any_database_sees_them(client, workspace):
+    response = client.post("/api/v1/connections", json={"provider": "xero-sandbox", "setup": {"tenant": "a\x00"}},
+                           headers=workspace.admin())
+    assert response.status_code == 422 and error_of(response)["field"] == "setup.tenant"

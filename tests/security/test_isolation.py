@@ -5,7 +5,9 @@ import re
 import pytest
 from sqlalchemy import select
 
+from server.db.engine import transaction
 from server.db.models import Connection, Entity, RefreshRun
+from server.mapping.dimensions import add_dimension, add_member
 from server.web.common import MAX_ID
 
 MISSING = MAX_ID  # in range, and never reached by a test's sequence
@@ -48,8 +50,9 @@ def operations_with_ids(document: dict):
 
 @pytest.fixture
 def theirs(db, other_workspace) -> dict[str, int]:
-    """Another workspace's connection (signed in, a company selected) and one of its runs."""
-    with db.sessions.begin() as session:
+    """Another workspace's connection (signed in, a company selected), one of its runs, and one of its
+    dimensions with a member."""
+    with transaction(db.sessions) as session:
         connection = Connection(workspace_id=other_workspace.id, provider="xero-sandbox", name="Their books",
                                 status="authenticated", credential_status="active")
         session.add(connection)
@@ -58,8 +61,11 @@ def theirs(db, other_workspace) -> dict[str, int]:
                            name="Their company", selected=True))
         run = RefreshRun(workspace_id=other_workspace.id, connection_id=connection.id, trigger="manual")
         session.add(run)
+        dimension = add_dimension(session, other_workspace.id, "Region")
+        member = add_member(session, dimension, "North")
         session.flush()
-        return {"connection_id": connection.id, "run_id": run.id}
+        return {"connection_id": connection.id, "run_id": run.id, "dimension_id": dimension.id,
+                "member_id": member.id}
 
 
 def test_every_id_of_another_workspace_answers_like_a_missing_one(client, workspace, theirs, db):

@@ -4,7 +4,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 import pytest
 
 from server.config import load_settings
-from server.connections.issuer import expected_issuer, issuer_refusal
+from server.connections.issuer import issuer_refusal
+from server.connectors import connector_for
 
 
 def with_query(url: str, **changes: str | None) -> str:
@@ -47,14 +48,20 @@ def test_the_right_issuer_connects(flow):
     assert flow.connection(connection_id)["status"] == "authenticated"
 
 
-def test_each_provider_has_its_issuer():
+def test_each_provider_has_its_issuer(monkeypatch):
+    monkeypatch.setenv("XERO_CLIENT_ID", "id")
+    monkeypatch.setenv("XERO_CLIENT_SECRET", "secret")
     settings = load_settings({"sandbox_url": "http://127.0.0.1:9/sandbox"})
-    assert expected_issuer(settings, "xero-sandbox").url == "http://127.0.0.1:9/sandbox/xero/identity"
-    assert expected_issuer(settings, "xero").url == "https://identity.xero.com"
+    sandbox = connector_for(settings, "xero-sandbox").auth
+    assert (sandbox.issuer, sandbox.sends_iss) == ("http://127.0.0.1:9/sandbox/xero/identity", True)
+    real = connector_for(settings, "xero").auth
+    assert (real.issuer, real.sends_iss) == ("https://identity.xero.com", False)
 
 
-def test_a_provider_that_does_not_send_iss_is_still_held_to_its_name():
-    settings = load_settings({})
-    assert issuer_refusal(settings, "xero", None) is None  # Xero does not send it
-    assert issuer_refusal(settings, "xero", "https://identity.xero.com") is None
-    assert issuer_refusal(settings, "xero", "https://evil.example") is not None
+def test_a_provider_that_does_not_send_iss_is_still_held_to_its_name(monkeypatch):
+    monkeypatch.setenv("XERO_CLIENT_ID", "id")
+    monkeypatch.setenv("XERO_CLIENT_SECRET", "secret")
+    flow = connector_for(load_settings({}), "xero").auth
+    assert issuer_refusal(flow, None) is None  # Xero does not send it
+    assert issuer_refusal(flow, "https://identity.xero.com") is None
+    assert issuer_refusal(flow, "https://evil.example") is not None

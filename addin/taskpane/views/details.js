@@ -8,6 +8,8 @@ import { navigate } from "../router.js";
 import { connectionById, getState, loadConnections, subscribe } from "../store.js";
 import { DATA_TYPES, outcomeText, problemOf, progressText, statusOf, when } from "../words.js";
 import { runLine } from "./list.js";
+import { mappingSection } from "./mapping.js";
+import { scheduleSection, scheduleText } from "./schedule.js";
 
 export function detailsView(container, { id }) {
   const connectionId = Number(id);
@@ -82,8 +84,10 @@ function details(connection, { entities, runs }) {
       fact("Account id", connection.business_account_id || "Not known yet"),
       fact("Created", when(connection.created_at)),
       fact("Last authorization", when(connection.last_authorized_at)),
-      fact("Schedule", connection.schedule || "Manual"),
+      fact("Schedule", scheduleText(connection.schedule)),
       fact("Records (30 days)", Number(connection.records_last_30_days).toLocaleString("en-GB"))),
+    scheduleSection(connection, role),
+    mappingSection(connection, role),
     section("Companies and ledgers", entities.length
       ? el("ul", { class: "plain-list entities" }, ...entities.map((entity) => el("li", {},
         `${entity.name}: ${entity.selected ? "selected" : "not selected"}${entity.available ? "" : " (no longer offered)"}`)))

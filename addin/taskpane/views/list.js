@@ -6,6 +6,7 @@ import { el, withTip } from "../dom.js";
 import { navigate } from "../router.js";
 import { getState, isRefreshing, loadConnections, subscribe, update } from "../store.js";
 import { accountsLabel, ago, count, credentialsLabel, outcomeText, progressText, statusOf } from "../words.js";
+import { nextRunText, scheduleText } from "./schedule.js";
 
 // Every column but status and actions sorts (the API's sort keys).
 const SORTS = {
@@ -113,7 +114,8 @@ function connectionRow(connection) {
       fact("Companies", entities),
       fact("Credentials", credentialsLabel(connection)),
       fact("Accounts", accountsLabel(connection)),
-      fact("Schedule", connection.schedule || "Manual"),
+      fact("Schedule", scheduleText(connection.schedule)),
+      fact("Next run", nextRunText(connection)),
       fact("Last run", run ? ago(run.finished_at || run.started_at || run.queued_at) : "Never"),
       fact("Records (30 days)", Number(connection.records_last_30_days).toLocaleString("en-GB"))),
     runLine(connection),

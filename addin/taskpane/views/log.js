@@ -7,7 +7,7 @@ import { navigate } from "../router.js";
 import { getState, loadConnections, subscribe } from "../store.js";
 import { ago, count, DATA_TYPES, EVENT_STATUS } from "../words.js";
 
-const EVENT_TONE = { succeeded: "good", failed: "bad", needs_attention: "warn" };
+const EVENT_TONE = { succeeded: "good", failed: "bad", needs_attention: "warn", skipped: "" };
 
 export function logView(container) {
   const filters = { connection_id: "", entity_id: "", data_type: "", status: "" };

@@ -9,6 +9,7 @@ import { openConsent } from "../host.js";
 import { navigate } from "../router.js";
 import { getState, loadConnections } from "../store.js";
 import { count, DATA_TYPES } from "../words.js";
+import { mappingAtFinish, savedSentence, wizardMappingStep } from "./mapping.js";
 
 const CONSENT_PROBLEMS = {
   refused: (name) => `You declined access at ${name}, so nothing was connected.`,
@@ -40,7 +41,8 @@ function stepsFor(draft) {
     draft.provider && draft.provider.setup_fields.length > 0 && { key: "setup", title: `Set up ${draft.provider.name}` },
     { key: "consent", title: `Sign in to ${draft.provider ? draft.provider.name : "the provider"}` },
     { key: "companies", title: "Choose companies and ledgers" },
-    // The mapping step (the provider's dimensions onto the workspace's own) slots in here.
+    // Saving a mapping is for admins: a member adding a source skips it (Finish says an admin can map later).
+    draft.mode === "add" && getState().workspace.role === "admin" && { key: "mapping", title: "Map dimensions" },
     { key: "finish", title: "Finish" },
   ].filter(Boolean);
 }
@@ -184,7 +186,12 @@ const STEPS = {
     };
   },
 
+  mapping(body, draft, changed) {
+    return wizardMappingStep(body, draft, changed);
+  },
+
   finish(body, draft) {
+    const mapping = draft.mode === "add" ? mappingAtFinish(draft) : { text: null, save: null };
     const chosen = draft.entities.filter((entity) => entity.selected).map((entity) => entity.name);
     const types = (draft.provider.data_types || []).map((key) => DATA_TYPES[key] || key);
     body.append(
@@ -192,20 +199,25 @@ const STEPS = {
         el("dt", {}, "Data source"), el("dd", {}, draft.provider.name),
         el("dt", {}, "Companies"), el("dd", {}, chosen.join(", ")),
         types.length ? [el("dt", {}, "Data types"), el("dd", {}, types.join(", "))] : null),
-      el("p", {}, `Finish starts the first refresh of ${count(chosen.length, "company", "companies")}. `
-        + "It can take a few minutes; its progress shows in the list."));
+      draft.refreshed ? null : el("p", {}, `Finish starts the first refresh of ${count(chosen.length, "company",
+        "companies")}. It can take a few minutes; its progress shows in the list.`),
+      mapping.text ? el("p", {}, mapping.text) : null);
     return {
       ready: () => true,
       leave: async () => {
+        let saved = null;
         try {
-          await sendJson("POST", `/api/v1/connections/${draft.connectionId}/refresh`, {});
+          if (mapping.save) saved = await mapping.save();
+          if (!draft.refreshed) await sendJson("POST", `/api/v1/connections/${draft.connectionId}/refresh`, {});
         } catch (error) {
           if (!(error instanceof ApiError || error instanceof NetworkError)) throw error;
           notify(error.message, "error");
           return false;
         }
         navigate("/connections");
-        notify(`${draft.provider.name}: the first refresh has started. Its progress shows below.`, "success");
+        notify(saved ? savedSentence(draft.name, saved) : draft.refreshed
+          ? `${draft.provider.name}: the first refresh is under way or done. Its outcome shows below.`
+          : `${draft.provider.name}: the first refresh has started. Its progress shows below.`, "success");
         await loadConnections().catch(() => {});
         return true;
       },

@@ -36,6 +36,9 @@ class Consent:
 
 
 class AuthFlow(Protocol):
+    issuer: str | None  # who answers authorization requests (RFC 9207); None: unknown, not checked
+    sends_iss: bool  # every authorization response names the issuer in `iss`
+
     def authorization_url(self, redirect_uri: str, state: str | None = None) -> AuthorizationRequest:
         """The provider's consent page, with `state` and, where the flow uses it, a PKCE challenge."""
 

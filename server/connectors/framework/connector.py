@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from server.connectors.framework.auth import AuthFlow
+from server.connectors.framework.auth import AuthFlow, Consent
 from server.connectors.framework.errors import BadResponse, ProviderError
 from server.connectors.framework.http import (
     HttpClient,
@@ -49,6 +49,9 @@ class Connector(ABC):
     auth_kind: ClassVar[str] = "oauth2"
     scopes: ClassVar[tuple[str, ...]] = ()
     uses_pkce: ClassVar[bool] = False
+    # Days a refresh token lives unused before the provider lets it lapse (None: it does not lapse unused);
+    # the scheduler renews a quiet grant in time (server/scheduler/keepalive.py).
+    refresh_token_idle_days: ClassVar[int | None] = None
     dimension_kinds: ClassVar[tuple[str, ...]] = ()
     streams: ClassVar[tuple[Stream, ...]] = ()
     rate_limits: RateLimits
@@ -91,6 +94,18 @@ class Connector(ABC):
     @abstractmethod
     def list_companies(self, token: TokenSource, log: list[RequestRecord] | None = None) -> list[Company]:
         """The companies / tenants / ledgers the grant covers."""
+
+    def companies_of_consent(self, token: TokenSource, consent: Consent,
+                             log: list[RequestRecord] | None = None) -> list[Company]:
+        """The companies a consent just completed covers. Providers whose grant reaches every company the user
+        ever connected can narrow this to the ones the consent ticked."""
+        return self.list_companies(token, log)
+
+    def disconnect_company(self, token: TokenSource, connection_id: str,
+                           log: list[RequestRecord] | None = None) -> None:
+        """Remove the grant's link to one company at the provider, for providers that keep one per company
+        (`Company.connection_id`) and may bill by it. Providers without such links have nothing to remove."""
+        return None
 
     def request_headers(self, tenant_id: str) -> dict[str, str]:
         """Headers every data call of this tenant carries (a tenant id header, for some providers)."""

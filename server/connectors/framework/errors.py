@@ -60,5 +60,20 @@ class RequestRejected(ProviderError):
     """Any other 4xx (400, 403, 404...): retrying the same request will not help."""
 
 
+class NotEntitled(RequestRejected):
+    """The provider refuses this data for this company although the grant reaches it (the company's plan, an
+    approval the app lacks, a scope the consent did not give). `message` says so in plain words and `action`
+    what fixes it; the company's other data and the other companies are not affected."""
+
+    def __init__(self, message: str, *, action: str, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.action = action
+
+
+class CompanyDisconnected(RequestRejected):
+    """The grant no longer reaches this company: it was disconnected at the provider. Only a new consent that
+    includes it helps; the grant's other companies go on."""
+
+
 class OAuthStateMismatch(ProviderError):
     """The `state` returned to the callback is not the one we sent: possible CSRF, never exchange the code."""

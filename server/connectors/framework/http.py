@@ -91,6 +91,9 @@ class RateLimits:
     concurrent: int = 5
     per_day: int | None = None
     day_seconds: float = 86_400.0
+    # Calls per window for the whole application (every rate key of one provider key); counted only where budgets
+    # are shared (budgets.py), since one process alone never nears it.
+    app_per_window: int | None = None
 
     @classmethod
     def unlimited(cls) -> RateLimits:
@@ -154,6 +157,7 @@ class TenantLimiter:
         self._day_count = 0
 
     def acquire(self, endpoint: str = "") -> None:
+        """Wait for a slot; what it returns goes back to `release` (nothing here; a shared limiter's slot id)."""
         self._slots.acquire()
         try:
             self._take_window_slot(endpoint)
@@ -161,7 +165,7 @@ class TenantLimiter:
             self._slots.release()
             raise
 
-    def release(self) -> None:
+    def release(self, slot: object = None) -> None:
         self._slots.release()
 
     def pause(self, seconds: float) -> None:
@@ -231,14 +235,24 @@ class HttpClient:
         self._pool = urllib3.PoolManager(num_pools=32, maxsize=8, retries=False,
                                          timeout=urllib3.Timeout(connect=connect, read=read),
                                          headers={"User-Agent": USER_AGENT, "Accept-Encoding": "gzip, deflate"})
-        self._limiters: dict[tuple[str, RateLimits], TenantLimiter] = {}
+        self._limiters: dict[tuple[str, RateLimits], Any] = {}
         self._limiters_lock = threading.Lock()
+        self._budgets: Any = None  # SharedBudgets (budgets.py): counts in Redis, shared with other processes
 
-    def limiter(self, rate_key: str, limits: RateLimits) -> TenantLimiter:
+    def share_budgets(self, budgets: Any) -> None:
+        """Count every rate key in `budgets` from now on (None: in this process again)."""
+        with self._limiters_lock:
+            self._budgets = budgets
+            self._limiters.clear()
+
+    def limiter(self, rate_key: str, limits: RateLimits) -> Any:
+        """A TenantLimiter, or a shared one with the same acquire/release/pause."""
         with self._limiters_lock:
             found = self._limiters.get((rate_key, limits))
             if found is None:
-                found = self._limiters[(rate_key, limits)] = TenantLimiter(limits, self.clock)
+                found = self._limiters[(rate_key, limits)] = (
+                    self._budgets.limiter(rate_key, limits, self.clock) if self._budgets is not None
+                    else TenantLimiter(limits, self.clock))
             return found
 
     def request(
@@ -265,7 +279,7 @@ class HttpClient:
             send_headers = dict(headers or {})
             if access:
                 send_headers["Authorization"] = f"Bearer {access}"
-            limiter.acquire(endpoint)
+            slot = limiter.acquire(endpoint)
             started = self.clock.monotonic()
             response: Response | None = None
             failure = ""
@@ -275,7 +289,7 @@ class HttpClient:
             except TRANSIENT_ERRORS as exc:
                 failure = failure_name(exc)
             finally:
-                limiter.release()
+                limiter.release(slot)
             record = RequestRecord(
                 method=method,
                 endpoint=endpoint,
@@ -319,7 +333,7 @@ class HttpClient:
         raise AssertionError("unreachable: the last attempt always returns or raises")
 
     def _wait_out_rate_limit(
-        self, response: Response, limiter: TenantLimiter, attempt: int, last: bool, endpoint: str
+        self, response: Response, limiter: Any, attempt: int, last: bool, endpoint: str
     ) -> None:
         problem = response.headers.get("X-Rate-Limit-Problem", "").lower()
         retry_after = retry_after_seconds(response)

@@ -52,10 +52,15 @@ class OAuthClient:
         scopes: tuple[str, ...],
         pkce: bool,
         account_id_claim: str = "sub",
+        issuer: str | None = None,
+        sends_iss: bool = False,
         timeout: float = 30.0,
     ) -> None:
-        """`account_id_claim`: the id_token claim that names the consenting user's account."""
+        """`account_id_claim`: the id_token claim that names the consenting user's account. `issuer`: who
+        answers authorization requests (RFC 9207); `sends_iss`: every answer names it in `iss`."""
         self.client_id = client_id
+        self.issuer = issuer
+        self.sends_iss = sends_iss
         self.account_id_claim = account_id_claim
         self.client_secret = client_secret
         self.endpoints = endpoints

@@ -144,10 +144,16 @@ class Deletion:
 class TrialBalanceRow:
     """One account's row of the provider's trial balance at `period_end` (a month end).
 
-    What the columns mean, whatever the provider calls them: `year_to_date` is the account's net movement
-    (debit positive) from the start of the financial year that `period_end` falls in to `period_end`;
-    reconciliation compares the months a run touched with its differences. `debit` and `credit` are
-    the report's own balance columns, kept as shown for people to read, never computed with.
+    What the columns mean, whatever the provider calls them (amounts are nets, debit positive):
+    - `month_movement`: the account's net movement in the month that ends at `period_end`, where the
+      report shows it (a month's Debit/Credit columns); None where it does not.
+    - `year_to_date`, by `account_class`: for revenue and expense accounts, the net movement from the
+      start of the financial year that `period_end` falls in; for asset, liability and equity accounts,
+      the balance at `period_end`, every prior year included (for retained earnings, prior years' profit
+      too, which no journal posts).
+    Reconciliation compares each month a run touched with `month_movement`, or, where that is None, with
+    the difference of `year_to_date` from the month before, read per class. `debit` and `credit` are the
+    report's own columns, kept as shown for people to read.
     """
 
     period_end: date
@@ -157,3 +163,5 @@ class TrialBalanceRow:
     year_to_date: Decimal
     debit: Decimal
     credit: Decimal
+    month_movement: Decimal | None = None
+    account_class: str | None = None  # one of ACCOUNT_CLASSES; None: the loaded chart says

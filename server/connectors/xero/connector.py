@@ -4,19 +4,27 @@ Shapes follow Xero's OpenAPI (xero_accounting.yaml, xero-identity.yaml); facts f
 """
 from __future__ import annotations
 
+import base64
 import functools
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import msgspec
 
+from server.connectors.framework.auth import Consent
 from server.connectors.framework.connector import Company, Connector
-from server.connectors.framework.errors import BadResponse
-from server.connectors.framework.http import HttpClient, RateLimits, RequestRecord, TokenSource
+from server.connectors.framework.errors import (
+    AuthExpired,
+    BadResponse,
+    CompanyDisconnected,
+    NotEntitled,
+    RequestRejected,
+)
+from server.connectors.framework.http import HttpClient, RateLimits, RequestRecord, Response, TokenSource
 from server.connectors.framework.oauth import OAuthClient, OAuthEndpoints
 from server.connectors.framework.paginators import EachOption, OffsetByKey, Options, PageRequest
 from server.connectors.framework.parsing import to_decimal
@@ -45,11 +53,12 @@ SCOPES = (
     "accounting.journals.read",
     "accounting.reports.trialbalance.read",
 )
-LEGACY_SCOPES = ("offline_access", "accounting.settings.read", "accounting.journals.read", "accounting.reports.read")
+LEGACY_SCOPES = ("openid", "profile", "email", "offline_access", "accounting.settings.read", "accounting.journals.read",
+                 "accounting.reports.read")
 
-# Published per tenant: 60 calls/min, 5 concurrent, 5,000/day. We budget a little under the minute and day
-# limits: Xero counts arrivals in fixed windows, we count departures in a sliding one.
-XERO_LIMITS = RateLimits(per_window=55, window_seconds=60.0, concurrent=5, per_day=4_950)
+# Published per tenant: 60 calls/min, 5 concurrent, 5,000/day; per app: 10,000 calls/min. We budget a little under
+# the minute and day limits: Xero counts arrivals in fixed windows, we count departures in a sliding one.
+XERO_LIMITS = RateLimits(per_window=55, window_seconds=60.0, concurrent=5, per_day=4_950, app_per_window=9_900)
 
 
 @dataclass(frozen=True)
@@ -59,6 +68,10 @@ class XeroEndpoints:
     revocation_url: str
     connections_url: str
     api_base: str
+    # Who answers authorization requests (RFC 9207), and whether the answer says so (`iss`). Xero's OpenID
+    # issuer; its authorization responses are not documented to carry `iss`, so it is checked where present.
+    issuer: str = "https://identity.xero.com"
+    sends_iss: bool = False
 
     @classmethod
     def real(cls) -> XeroEndpoints:
@@ -80,6 +93,8 @@ class XeroEndpoints:
             revocation_url=f"{base}/identity/connect/revocation",
             connections_url=f"{base}/connections",
             api_base=f"{base}/api.xro/2.0",
+            issuer=f"{base}/identity",  # as the sandbox's id_token names it; it always sends `iss`
+            sends_iss=True,
         )
 
 
@@ -283,14 +298,19 @@ class JournalsStream(Stream):
         return lines
 
 
+# The trial balance's section titles, as Xero's report names them, and the account class each holds.
+_SECTION_CLASSES = {"revenue": "revenue", "income": "revenue", "expenses": "expense", "assets": "asset",
+                    "liabilities": "liability", "equity": "equity"}
 _NAME_AND_CODE = re.compile(r"^(?P<name>.*?)\s*\((?P<code>[^()]*)\)\s*$")
 
 
 class TrialBalanceStream(Stream):
     """`Reports/TrialBalance?date=` once per period end in option `period_ends` (dates).
-    Report rows are nested in sections; each account row's cells are
-    [Account "Name (Code)", Debit, Credit, YTD Debit, YTD Credit], with the AccountID in the
-    cells' `account` attribute. Summary (total) rows are skipped."""
+    Report rows are nested in sections (Revenue, Expenses, Assets, Liabilities, Equity: the account's
+    class); each account row's cells are [Account "Name (Code)", Debit, Credit, YTD Debit, YTD Credit],
+    with the AccountID in the cells' `account` attribute. Summary (total) rows are skipped.
+    Xero's help: Debit and Credit are the month's figures; YTD is the year to date, and for asset,
+    liability and equity accounts includes prior years (what TrialBalanceRow.year_to_date means)."""
 
     name = "trial_balance"
     path = "/Reports/TrialBalance"
@@ -325,10 +345,49 @@ class TrialBalanceStream(Stream):
             year_to_date=ytd_debit - ytd_credit,
             debit=debit,
             credit=credit,
+            month_movement=debit - credit,
+            account_class=_SECTION_CLASSES.get((raw.get("Section") or "").lower()),
         )
 
 
+# ------------------------------------------------------------------------------------------ consent
+
+def _jwt_claims(token: str | None) -> dict[str, Any]:
+    """The claims of a JWT, unverified: read for routing (which consent this is), never to decide access."""
+    if not token or token.count(".") != 2:
+        return {}
+    try:
+        claims = msgspec.json.decode(base64.urlsafe_b64decode(token.split(".")[1] + "=="))
+    except (ValueError, msgspec.DecodeError):
+        return {}
+    return claims if isinstance(claims, dict) else {}
+
+
+class XeroOAuth(OAuthClient):
+    """Xero's code flow. Its access token is a JWT whose `authentication_event_id` names this consent: the
+    consent's setup carries it, so that the organisations listed after it are only the ones it ticked
+    (GET /connections?authEventId=, providers.md §1.2)."""
+
+    def complete(self, **kwargs: Any) -> Consent:
+        consent = super().complete(**kwargs)
+        event = _jwt_claims(consent.credential.get("access_token")).get("authentication_event_id")
+        return replace(consent, setup={**consent.setup, "auth_event_id": str(event)}) if event else consent
+
+
 # ------------------------------------------------------------------------------------------ connector
+
+def _detail(response: Response | None) -> str:
+    """The `Detail` of Xero's problem body (401/403), or ""."""
+    if response is None:
+        return ""
+    try:
+        body = msgspec.json.decode(response.content)
+    except (msgspec.DecodeError, ValueError):
+        return ""
+    return str(body.get("Detail") or "") if isinstance(body, dict) else ""
+
+
+_WHAT = {"Journals": "its journals", "TrialBalance": "its trial balance", "Reports": "its trial balance"}
 
 class XeroConnector(Connector):
     key = "xero"
@@ -336,6 +395,7 @@ class XeroConnector(Connector):
     auth_kind = "oauth2"
     scopes = SCOPES
     uses_pkce = True
+    refresh_token_idle_days = 60  # Xero: a refresh token not used within 60 days expires (research/providers.md §1)
     dimension_kinds = ("tracking categories",)
     streams = (
         OrganisationStream(),
@@ -361,7 +421,7 @@ class XeroConnector(Connector):
         super().__init__(setup=setup, http=http, rate_limits=rate_limits)
         self.endpoints = endpoints or XeroEndpoints.real()
         self.api_base = self.endpoints.api_base
-        self.auth = OAuthClient(
+        self.auth = XeroOAuth(
             client_id=client_id,
             client_secret=client_secret,
             endpoints=OAuthEndpoints(self.endpoints.authorize_url, self.endpoints.token_url,
@@ -369,15 +429,47 @@ class XeroConnector(Connector):
             scopes=scopes or self.scopes,
             pkce=self.uses_pkce,
             account_id_claim="xero_userid",  # Xero's id_token names the user's Xero account here
+            issuer=self.endpoints.issuer,
+            sends_iss=self.endpoints.sends_iss,
         )
 
     def request_headers(self, tenant_id: str) -> dict[str, str]:
         return {"Accept": "application/json", "xero-tenant-id": tenant_id}
 
+    def get(self, url: str, **kwargs: Any) -> tuple[Response, RequestRecord]:
+        """A data call; Xero's refusals that concern one organisation become errors that say what fixes them:
+        403 AuthenticationUnsuccessful (the organisation was disconnected at Xero), another 403 (Xero refuses
+        the endpoint for this organisation: Journals needs a plan tier and an app approval, providers.md §1.6,
+        §8.3) and 401 AuthorizationUnsuccessful (the consent lacks the endpoint's scope)."""
+        try:
+            return super().get(url, **kwargs)
+        except (RequestRejected, AuthExpired) as error:
+            detail = _detail(error.response)
+            what = _WHAT.get(url.rstrip("/").rsplit("/", 1)[-1], "this data")
+            where = {"endpoint": error.endpoint, "status": error.status, "response": error.response}
+            if error.status == 403 and detail == "AuthenticationUnsuccessful":
+                raise CompanyDisconnected(
+                    "Xero no longer lets Ledgerpane reach this organisation: it was disconnected in Xero.",
+                    **where) from error
+            if error.status == 403:
+                raise NotEntitled(
+                    f"Xero refuses {what} for this organisation: its Xero plan or this app's approval does not "
+                    f"include them ({detail or 'Forbidden'}). Its other data still refreshes.",
+                    action=f"Ask the organisation's Xero subscriber to give it access to {what} through the API "
+                           "(Xero's plan tier and its approval of this app decide), or turn that data type off "
+                           "for this connection.",
+                    **where) from error
+            if error.status == 401 and detail == "AuthorizationUnsuccessful":
+                raise NotEntitled(
+                    f"Xero refuses {what}: the sign-in did not give Ledgerpane the permission (scope) they need.",
+                    action="Reconnect the source and approve every permission Xero asks for.", **where) from error
+            raise
+
     def list_companies(
         self, token: TokenSource, log: list[RequestRecord] | None = None, auth_event_id: str | None = None
     ) -> list[Company]:
-        """Organisations this grant covers (GET /connections); `auth_event_id` narrows to one consent."""
+        """Organisations this grant covers (GET /connections): every organisation the user connected to our app,
+        whichever consent did; `auth_event_id` narrows to the ones one consent ticked."""
         params = {"authEventId": auth_event_id} if auth_event_id else None
         response, record = self.http.request(
             "GET", self.endpoints.connections_url, rate_key=f"{self.key}:identity", limits=self.rate_limits,
@@ -393,6 +485,11 @@ class XeroConnector(Connector):
             for c in connections
             if c.get("tenantType") == "ORGANISATION"
         ]
+
+    def companies_of_consent(self, token: TokenSource, consent: Consent,
+                             log: list[RequestRecord] | None = None) -> list[Company]:
+        """Only the organisations this consent ticked, not every one the user ever connected to our app."""
+        return self.list_companies(token, log, consent.setup.get("auth_event_id"))
 
     def disconnect_company(self, token: TokenSource, connection_id: str,
                            log: list[RequestRecord] | None = None) -> None:

@@ -1,5 +1,7 @@
 """The Xero dialect: Xero's identity service, /connections and Accounting API (api.xro/2.0) over the
 sandbox's ground truth, in Xero's shapes."""
+import uuid
+
 from flask import url_for
 
 from server.sandbox.dialects import Dialect
@@ -26,4 +28,9 @@ DIALECT = Dialect(
     tenant_missing="xero-tenant-id header is missing",
     unavailable="The Xero API is temporarily unavailable",
     server_error="An error occurred in Xero",
+    case_insensitive_paths=True,
+    default=True,
+    # Xero's access tokens are JWTs; `authentication_event_id` is what /connections?authEventId= filters on.
+    access_token_claims=lambda grant: {"authentication_event_id": grant.auth_event_id,
+                                       "xero_userid": str(uuid.uuid5(uuid.NAMESPACE_URL, grant.user))},
 )

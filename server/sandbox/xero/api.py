@@ -30,10 +30,34 @@ def _validation_error(message: str):
     return _sandbox().json_response(body, 400)
 
 
+# The scopes that open each endpoint, from the `security` blocks of Xero's OpenAPI (xero_accounting.yaml), plus
+# the granular report scope that replaces accounting.reports.read for apps created on/after 2 March 2026.
+SETTINGS = frozenset({"accounting.settings", "accounting.settings.read"})
+SCOPES_OF = {
+    "Organisation": SETTINGS, "Accounts": SETTINGS, "TrackingCategories": SETTINGS, "Currencies": SETTINGS,
+    "Journals": frozenset({"accounting.journals.read"}),
+    "TrialBalance": frozenset({"accounting.reports.read", "accounting.reports.trialbalance.read"}),
+}
+# What the sandbox answers for an endpoint an organisation's plan (or the app's approval) does not include.
+# Xero does not document this body; it is shaped like its other 403s.
+NOT_ENTITLED = "This organisation's subscription or this app's approval does not include {endpoint}"
+
+
 def _guard(endpoint: str, respond):
-    """Every Accounting API call names its organisation in the xero-tenant-id header."""
+    """Every Accounting API call carries a token with one of the endpoint's scopes (else 401
+    AuthorizationUnsuccessful, as Xero answers) and names its organisation in the xero-tenant-id header."""
+    sandbox = _sandbox()
+    token = sandbox.oauth.authenticate(request.headers.get("Authorization"))
+    if not set(token.scope.split()) & SCOPES_OF[endpoint]:
+        return sandbox.problem(401, "Unauthorized", "AuthorizationUnsuccessful")
     tenant_id = (request.headers.get("xero-tenant-id") or "").strip()
-    return _sandbox().guard_api(endpoint, tenant_id, respond)
+
+    def answer(org: Organisation, app_name: str):
+        if endpoint in org.refused_endpoints:
+            return sandbox.problem(403, "Forbidden", NOT_ENTITLED.format(endpoint=endpoint))
+        return respond(org, app_name)
+
+    return sandbox.guard_api(endpoint, tenant_id, answer)
 
 
 def _collection(app_name: str, key: str, items: list) -> bytes:
@@ -185,16 +209,22 @@ def financial_year_start(org: Organisation, day: date) -> date:
 
 
 def trial_balance_report(org: Organisation, as_at: date, now_ms: int) -> dict:
-    """Balance sheet accounts at their balance to date, P&L accounts at their year-to-date, and prior
-    years' profit folded into Retained Earnings, so the debits equal the credits."""
+    """Xero's Trial Balance as its help describes the columns: Debit and Credit are the figures of the month
+    `as_at` falls in (from its first day to `as_at`); YTD Debit and YTD Credit are the year to date for
+    revenue and expense accounts and, for asset, liability and equity accounts, the balance including every
+    prior year, with prior years' profit folded into Retained Earnings. Both pairs of columns balance."""
     year_start = financial_year_start(org, as_at)
+    month_start = as_at.replace(day=1)
     to_date = org.balances(1, as_at.toordinal())
     year_to_date = org.balances(year_start.toordinal(), as_at.toordinal())
-    for account_id, month, cents in list(org.report_adjustments):
-        if month <= as_at.toordinal():
+    month = org.balances(month_start.toordinal(), as_at.toordinal())
+    for account_id, first_day, cents in list(org.report_adjustments):
+        if first_day <= as_at.toordinal():
             to_date[account_id] = to_date.get(account_id, 0) + cents
-            if month >= year_start.toordinal():
+            if first_day >= year_start.toordinal():
                 year_to_date[account_id] = year_to_date.get(account_id, 0) + cents
+            if first_day >= month_start.toordinal():
+                month[account_id] = month.get(account_id, 0) + cents
     profit_and_loss = {"REVENUE", "EXPENSE"}
     with org.lock:
         accounts = list(org.accounts)
@@ -206,13 +236,14 @@ def trial_balance_report(org: Organisation, as_at: date, now_ms: int) -> dict:
     for title, account_class in REPORT_SECTIONS:
         section_rows = []
         for account in (a for a in accounts if a.account_class == account_class):
-            ytd = year_to_date.get(account.account_id, 0)
-            balance = ytd if account_class in profit_and_loss else to_date.get(account.account_id, 0)
+            moved = month.get(account.account_id, 0)
+            ytd = year_to_date.get(account.account_id, 0) if account_class in profit_and_loss \
+                else to_date.get(account.account_id, 0)
             if account.system_account == "RETAINEDEARNINGS":
-                balance += prior_profit
-            if not balance and not ytd:
+                ytd += prior_profit
+            if not moved and not ytd:
                 continue
-            amounts = [max(balance, 0), max(-balance, 0), max(ytd, 0), max(-ytd, 0)]
+            amounts = [max(moved, 0), max(-moved, 0), max(ytd, 0), max(-ytd, 0)]
             totals = [t + a for t, a in zip(totals, amounts, strict=True)]
             attributes = [{"Value": account.account_id, "Id": "account"}]
             section_rows.append({"RowType": "Row", "Cells": [
