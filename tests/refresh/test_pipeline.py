@@ -1,6 +1,5 @@
 """The refresh pipeline against the sandbox over real HTTP: the first load equals the provider's ledger,
 later runs bring exactly the changes, re-reads never duplicate, and the log says what happened."""
-import time
 from decimal import Decimal
 
 from sqlalchemy import delete, func, select
@@ -17,6 +16,7 @@ from tests.support.refresh import (
     start_a_slow_refresh,
     wait_for_run,
 )
+from tests.support.waiting import wait_until
 
 
 def test_first_refresh_loads_exactly_the_providers_ledger(journey, db, provider):
@@ -117,14 +117,14 @@ def test_progress_is_visible_while_a_run_works(journey, db, provider):
     again = journey.client.post(f"/api/v1/connections/{connection_id}/refresh", json={}, headers=journey.headers)
     assert again.status_code == 202 and again.get_json() == {"run_id": run_id, "created": False}
     seen = []
-    give_up = time.monotonic() + 60
-    while time.monotonic() < give_up:
+
+    def ended() -> bool:
         run = journey.client.get(f"/api/v1/runs/{run_id}", headers=journey.headers).get_json()
         if run["status"] == "running" and run["progress"]["pages"] > 0:
             seen.append(run["progress"])
-        if run["status"] not in ("queued", "running"):
-            break
-        time.sleep(0.05)
+        return run["status"] not in ("queued", "running")
+
+    wait_until(ended, deadline=60, message="the run never ended", interval=0.05)
     assert seen, "progress was never visible while the run was running"
     assert seen[-1]["pages"] >= seen[0]["pages"] and "stream" in seen[-1]
     assert wait_for_run(journey, run_id)["status"] == "succeeded"
@@ -268,14 +268,12 @@ def test_cancelling_mid_load_keeps_what_was_committed_and_ends_the_reader(journe
     from tests.support.refresh import readers
 
     connection_id, tenant, run_id = start_a_slow_refresh(journey, provider, delay=0.1, count=200)
-    give_up = time.monotonic() + 60
-    while line_total(db) == 0:  # the first batch is in: the helper is reading the rest
-        assert time.monotonic() < give_up, "no batch was ever committed"
-        time.sleep(0.02)
+    # The first batch is in: the helper is reading the rest.
+    wait_until(lambda: line_total(db) > 0, deadline=60, message="no batch was ever committed")
     assert journey.client.post(f"/api/v1/runs/{run_id}/cancel", headers=journey.headers).status_code == 200
-    while not (run := wait_for_run(journey, run_id))["finished_at"]:  # "cancelled" at once; it stops at a batch
-        assert time.monotonic() < give_up, "the run never stopped"
-        time.sleep(0.02)
+    # "cancelled" at once; it stops at its next batch
+    run = wait_until(lambda: (found := wait_for_run(journey, run_id))["finished_at"] and found, deadline=60,
+                     message="the run never stopped")
     tenant_lines = next(t["lineCount"] for t in provider.tenants() if t["tenantId"] == tenant)
     assert run["status"] == "cancelled"
     assert 0 < line_total(db) < tenant_lines, "it stopped after a batch, keeping what it had committed"

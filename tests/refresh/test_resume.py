@@ -4,13 +4,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 from sqlalchemy import func, select
 
 from server.db.models import LedgerLine, RefreshRun
 from tests.support.journey import ORIGIN
 from tests.support.refresh import assert_equals_the_provider, line_total, run_refresh, staged_left
+from tests.support.waiting import wait_until
 
 
 def test_a_killed_refresh_resumes_where_it_stopped(journey, db, provider, tmp_path):
@@ -26,11 +26,11 @@ def test_a_killed_refresh_resumes_where_it_stopped(journey, db, provider, tmp_pa
     worker = subprocess.Popen([sys.executable, "-m", "server", "refresh", str(connection_id)], env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        give_up = time.monotonic() + 60
-        while line_total(db) == 0:
+        def committed() -> bool:
             assert worker.poll() is None, worker.stdout.read()
-            assert time.monotonic() < give_up, "the refresh never committed a batch"
-            time.sleep(0.02)
+            return line_total(db) > 0
+
+        wait_until(committed, deadline=60, message="the refresh never committed a batch")
         worker.send_signal(signal.SIGKILL)
         worker.wait(timeout=10)
     finally:

@@ -2,7 +2,7 @@
 import logging
 import os
 import signal
-from datetime import timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -65,9 +65,12 @@ def test_a_schedule_changed_over_the_api_reaches_the_running_scheduler(journey, 
     service = active(SchedulerService(runtime).start(), db.engine, connection_id)
     try:
         before = stored_next_run(db.engine, connection_id)
+        # A time hours away, so the next run cannot roll over while the scheduler picks the change up.
+        zone = ZoneInfo(journey.client.get("/api/v1/workspace", headers=journey.headers).get_json()["timezone"])
+        hours = 6 if (datetime.now(zone) + timedelta(hours=6)).hour != 2 else 7  # not the default 02:00
+        later = (datetime.now(zone) + timedelta(hours=hours)).strftime("%H:00")
         response = journey.client.put(f"/api/v1/connections/{connection_id}/schedule",
-                                      json={"kind": "every_n_hours", "time": "00:00", "every_hours": 1},
-                                      headers=journey.headers)
+                                      json={"kind": "daily", "time": later}, headers=journey.headers)
         expected = response.get_json()["next_run_at"]
         wait_until(lambda: stored_next_run(db.engine, connection_id).isoformat().replace("+00:00", "Z")
                    == expected.replace("+00:00", "Z"), 20,

@@ -1,0 +1,74 @@
+"""Two worker processes pulling from one tenant together stay inside the provider's published limits when their
+budgets are shared in Redis: calls at once (5 per tenant) and calls per window."""
+import uuid
+
+import pytest
+import redis
+
+from server.config import load_settings
+from server.connectors.framework.budgets import SharedLimiter
+from server.connectors.framework.http import RateLimits, TenantLimiter, default_client
+from server.runtime import Runtime
+from tests.support.budget_load import Load, push_from_processes
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+@pytest.fixture
+def namespace():
+    """Budgets of their own in the shared Redis, removed afterwards."""
+    try:
+        redis.Redis.from_url(REDIS_URL).ping()
+    except redis.ConnectionError:
+        pytest.skip("no Redis at 127.0.0.1:6379")
+    name = f"test-{uuid.uuid4().hex[:12]}"
+    yield name
+    client = redis.Redis.from_url(REDIS_URL)
+    for key in client.scan_iter(f"{name}:*"):
+        client.delete(key)
+
+
+def tenant_load(sandbox, namespace: str, limits: RateLimits, calls: int, threads: int) -> tuple[str, Load]:
+    tenant = sandbox.tenants()[0]["tenantId"]
+    token = sandbox.authorize()
+    return tenant, Load(f"{sandbox.url}/xero/api.xro/2.0/Organisation", token["access_token"], tenant, limits,
+                        calls=calls, threads=threads, redis_url=REDIS_URL, namespace=namespace)
+
+
+def test_two_processes_never_hold_more_calls_at_once_than_the_tenant_allows(sandbox, namespace):
+    # Each process would allow itself 5 at once; slow answers keep every thread's call open, so two processes
+    # counting alone would hold 8.
+    tenant, load = tenant_load(sandbox, namespace, RateLimits(per_window=1000, window_seconds=1.0, concurrent=5),
+                               calls=16, threads=4)
+    sandbox.admin("POST", f"/admin/tenants/{tenant}/faults", {"kind": "slow", "delay": 0.3, "count": 100},
+                  expect=201)
+    seen = push_from_processes([load, load])
+    assert [sorted(set(statuses)) for statuses in seen] == [["200"], ["200"]]
+    stats = sandbox.admin("GET", f"/admin/tenants/{tenant}/stats", expect=200)
+    assert stats["served429"] == 0, stats["rateLimited"]
+    assert stats["maxConcurrent"] == 5, "the shared budget was used to the full, and not beyond"
+
+
+def test_two_processes_together_stay_inside_the_tenants_window(sandbox, namespace):
+    # The provider allows 11 calls a second here; each process would allow itself 8, two processes counting
+    # alone 16.
+    sandbox.admin("PUT", "/admin/rate-limits", {"perMinute": 11, "minuteSeconds": 1.0}, expect=200)
+    tenant, load = tenant_load(sandbox, namespace, RateLimits(per_window=8, window_seconds=1.0, concurrent=5),
+                               calls=24, threads=4)
+    seen = push_from_processes([load, load])
+    assert [sorted(set(statuses)) for statuses in seen] == [["200"], ["200"]]
+    stats = sandbox.admin("GET", f"/admin/tenants/{tenant}/stats", expect=200)
+    assert (stats["requests"], stats["served429"]) == (48, 0), stats["rateLimited"]
+
+
+def test_a_process_set_to_share_budgets_counts_every_provider_call_in_redis(db, tmp_path, namespace):
+    settings = load_settings({"database_url": db.url, "var_dir": tmp_path, "provider_budgets": "redis",
+                              "redis_url": REDIS_URL, "budget_namespace": namespace})
+    limits = RateLimits(per_window=10, window_seconds=60.0)
+    runtime = Runtime(settings)
+    try:
+        assert isinstance(default_client().limiter("xero-sandbox:tenant", limits), SharedLimiter)
+    finally:
+        runtime.close()
+    assert isinstance(default_client().limiter("xero-sandbox:tenant", limits), TenantLimiter), \
+        "back to counting in this process once that runtime is gone"
