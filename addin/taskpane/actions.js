@@ -81,7 +81,8 @@ function syncAccounts(connection) {
 
 async function disconnect(connection) {
   const yes = await confirm(`Disconnect ${connection.name}?`,
-    `Ledgerpane stops refreshing ${connection.name}; your data stays. An admin can reconnect it later.`,
+    `Ledgerpane stops refreshing ${connection.name} and signs out of it at the provider; your data stays. `
+    + "An admin can reconnect it later, with the provider's consent again.",
     "Disconnect");
   if (!yes) return;
   await act(async () => {

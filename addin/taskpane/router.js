@@ -59,11 +59,24 @@ function render() {
     if (match) {
       rendered = path;
       const params = Object.fromEntries(names.map((name, index) => [name, decodeURIComponent(match[index + 1])]));
+      const hadFocus = container.contains(document.activeElement);
       container.replaceChildren();
       onChange(path);
       cleanup = view(container, params) || null;
+      if (hadFocus) focusHeading();
       return;
     }
   }
   navigate(fallback);
+}
+
+// The control that had the focus went away with the old view (Finish, Save, a deleted row's menu): a keyboard
+// user goes on from the new view's heading, not from the top of the page. Views that load first focus their
+// heading themselves once it is there.
+function focusHeading() {
+  if (document.activeElement && document.activeElement !== document.body) return;
+  const heading = container.querySelector("h2");
+  if (!heading) return;
+  if (!heading.hasAttribute("tabindex")) heading.setAttribute("tabindex", "-1");
+  heading.focus();
 }

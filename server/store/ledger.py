@@ -238,9 +238,13 @@ def _write_lines_sqlite(connection: DbConnection, rows: list[tuple]) -> Written:
     cursor.executemany(_SQLITE_UPSERT, rows)
     changed = cursor.rowcount  # inserted + updated; rows the guard left alone count 0
     # New lines get ids above the old maximum (rowid tables): summing them is a range scan of the batch.
+    # `before` was read before this transaction took the write lock, so another connection's batch may have
+    # landed in between: only this batch's connection and entity count (one run writes them at a time).
+    connection_id, entity_id = rows[0][1], rows[0][2]
     added = {(account_id, period): [net, lines] for account_id, period, net, lines in connection.execute(
         select(LedgerLine.account_id, LedgerLine.period, func.sum(LedgerLine.amount), func.count())
-        .where(LedgerLine.id > before).group_by(LedgerLine.account_id, LedgerLine.period))}
+        .where(LedgerLine.id > before, LedgerLine.connection_id == connection_id, LedgerLine.entity_id == entity_id)
+        .group_by(LedgerLine.account_id, LedgerLine.period))}
     inserted = sum(lines for _, lines in added.values())
     return Written(inserted, changed - inserted, added)
 

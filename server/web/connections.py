@@ -467,13 +467,17 @@ def set_data_types(path: ConnectionPath, body: DataTypeChoice):
 
 @bp.post("/connections/<int:connection_id>/disconnect", responses={200: ConnectionOut})
 def disconnect(path: ConnectionPath):
-    """Stop refreshing this source; its data stays and it can be reconnected."""
+    """Stop refreshing this source; its data stays. Our access is revoked at the provider and the tokens
+    erased: a disconnected source is reconnected through a new consent, so keeping them would only keep a
+    live grant (and, at providers that bill per connected company, a bill) for nothing."""
     require_admin()
     connection = find_connection(path.connection_id)
     try:
         apply(connection, Event.disconnected, "Disconnected by an admin; no refresh runs until reconnected.")
     except TransitionRefused as refused:
         raise refuse(str(refused)) from None
+    _, detail = _end_grant(connection)
+    connection.status_detail = f"Disconnected by an admin; no refresh runs until reconnected. {detail}"
     session = request_session()
     session.commit()
     return describe(session, [connection])[0]
@@ -492,6 +496,16 @@ def delete_connection(path: ConnectionPath):
     Loaded data stays, still reported and attributed to this source."""
     require_admin()
     connection = find_connection(path.connection_id)
+    revoked, detail = _end_grant(connection)
+    connection.deleted_at = utcnow()
+    connection.status_detail = "Deleted; its data stays."
+    request_session().commit()
+    return ConnectionDeleted(id=connection.id, deleted=True, revoked_at_provider=revoked, detail=detail).model_dump()
+
+
+def _end_grant(connection: Connection) -> tuple[bool, str]:
+    """Release the companies and revoke our access at the provider where we can, then erase the tokens
+    whatever the provider said: (revoked, what happened in plain words)."""
     revoked, detail = False, "There was no sign-in to revoke."
     if connection.token_ciphertext is not None:
         kept = release_at_provider(runtime().connector_for(connection), runtime().vault.token_source(connection.id),
@@ -507,10 +521,7 @@ def delete_connection(path: ConnectionPath):
                       "provider's connected apps to be sure.")
             log.warning("connection %s: revocation failed: %s", connection.id, error)
     runtime().vault.erase(connection)
-    connection.deleted_at = utcnow()
-    connection.status_detail = "Deleted; its data stays."
-    request_session().commit()
-    return ConnectionDeleted(id=connection.id, deleted=True, revoked_at_provider=revoked, detail=detail).model_dump()
+    return revoked, detail
 
 
 # --- refresh (the play button)

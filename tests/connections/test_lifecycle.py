@@ -115,6 +115,25 @@ def test_disconnect_stops_refreshes_and_keeps_data(journey, db, client, workspac
     assert "reconnect" in response.get_json()["actions"]
 
 
+def test_disconnect_revokes_the_grant_and_erases_the_tokens(journey, app, db, client, workspace, provider):
+    """A disconnected source comes back through a new consent, so nothing is kept that could still sign in."""
+    connection_id = journey.connect()
+    token, _ = stored_token(app, db, connection_id)
+    response = client.post(f"/api/v1/connections/{connection_id}/disconnect", headers=workspace.admin())
+    assert response.status_code == 200
+    assert response.get_json()["status_detail"].endswith("The provider revoked our access.")
+    with db.sessions() as session:
+        assert session.get(Connection, connection_id).token_ciphertext is None
+    import requests
+
+    answer = requests.post(f"{provider.url}/xero/identity/connect/token", timeout=10,
+                           data={"grant_type": "refresh_token", "refresh_token": token["refresh_token"]},
+                           auth=("ledgerpane-demo", "ledgerpane-demo-secret"))
+    assert answer.status_code == 400 and answer.json()["error"] == "invalid_grant"
+    again = client.post(f"/api/v1/connections/{connection_id}/reconnect", headers=workspace.admin())
+    assert again.status_code == 200, "a new consent brings it back"
+
+
 def test_delete_revokes_the_grant_erases_tokens_and_keeps_data(journey, app, db, client, workspace, provider):
     connection_id = journey.connect()
     add_ledger_line(db, connection_id)

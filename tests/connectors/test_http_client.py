@@ -113,6 +113,19 @@ def test_a_401_fetches_a_new_token_once_and_retries(server):
     assert [s.headers["authorization"] for s in server.seen] == ["Bearer first", "Bearer second"]
 
 
+def test_a_token_expiring_after_the_last_retry_still_gets_its_fresh_token(server):
+    """Retries spent on 5xx, then the token expires: the one re-fetch is not a retry of the provider's."""
+    spent = [Reply(503)] * (FAST_RETRY.max_attempts - 1)
+    server.script("/data", *spent, Reply(401, {"detail": "TokenExpired"}), Reply(200, {"ok": True}))
+
+    def token(rejected: str | None = None) -> str:
+        return "second" if rejected else "first"
+
+    response, record = get(client(), server, token=token)
+    assert response.status_code == 200 and record.attempt == FAST_RETRY.max_attempts + 1
+    assert server.seen[-1].headers["authorization"] == "Bearer second"
+
+
 def test_a_second_401_is_auth_expired(server):
     server.script("/data", Reply(401))
     calls: list[str | None] = []

@@ -96,7 +96,7 @@ def test_details_then_disconnect_after_a_confirmation(page, live_source):
     page.get_by_role("button", name="More actions for Acme UK").click()
     page.get_by_role("menuitem", name="Disconnect…").click()
     dialog = page.get_by_role("dialog", name="Disconnect Acme UK?")
-    expect(dialog).to_contain_text("stops refreshing Acme UK; your data stays")
+    expect(dialog).to_contain_text("stops refreshing Acme UK and signs out of it at the provider; your data stays")
     screenshot(page, "confirm-disconnect-light")
     dialog.get_by_role("button", name="Cancel").click()
     expect(page.get_by_text("Live", exact=True)).to_be_visible()

@@ -127,3 +127,40 @@ def test_a_run_sweeps_away_batches_staged_for_runs_that_stopped(journey, db):
     with db.engine.begin() as connection:
         assert set(staged_tables(connection).values()) == {going}
         drop_staged(connection, staged_tables(connection))
+
+
+class _OtherWriterLandsFirst:
+    """A database connection whose first statement (the writer reading the highest id so far) is followed by
+    another connection committing a batch of its own, as two refreshes do when their commits interleave."""
+
+    def __init__(self, connection, other) -> None:
+        self._connection, self._other, self._landed = connection, other, False
+
+    def execute(self, *args, **kwargs):
+        result = self._connection.execute(*args, **kwargs)
+        if not self._landed:
+            self._landed = True
+            self._other()
+        return result
+
+    def __getattr__(self, name: str):
+        return getattr(self._connection, name)
+
+
+def test_a_batch_counts_only_its_own_new_lines_when_another_refresh_commits_meanwhile(db):
+    if db.backend != "sqlite":
+        pytest.skip("PostgreSQL counts what the statement inserted (RETURNING)")
+    encoding = Encoding(db.backend)
+
+    def other_refresh() -> None:
+        theirs = [tuple(2 if column in ("connection_id", "entity_id") else value
+                        for column, value in zip(LINE_COLUMNS, line(encoding, 100 + n, "7.00", account=99),
+                                                 strict=True)) for n in range(3)]
+        with db.engine.begin() as other:
+            write_lines(other, theirs)
+
+    with db.engine.begin() as connection:
+        written = write_lines(_OtherWriterLandsFirst(connection, other_refresh),
+                              [line(encoding, 1, "10.00"), line(encoding, 2, "-4.00")])
+    assert (written.inserted, written.updated) == (2, 0)
+    assert {account for account, _ in written.added} == {1}, "the other refresh's lines are not this batch's"

@@ -1,6 +1,9 @@
 """After a whole journey (consent, companies, a refresh), no secret lies in plain text where a person with the
 disk or the logs could read it: the database's own files, the var folder, or the logs (issue 17)."""
+import json
 import logging
+import subprocess
+import sys
 from pathlib import Path
 
 from sqlalchemy import inspect, select, text
@@ -26,12 +29,23 @@ def secrets_of_the_journey(app, provider, workspace, db) -> dict[str, str]:
     return found
 
 
+READ_FILES = """
+import json, pathlib, sys
+path = pathlib.Path(sys.argv[1])
+print(json.dumps({p.name: p.read_bytes().hex() for p in path.parent.glob(path.name + "*")}))
+"""
+
+
 def database_at_rest(db) -> dict[str, bytes]:
     """SQLite: the bytes of its files as they lie on disk. PostgreSQL: every row of every table, as text
     (its files belong to the server, out of a test's reach)."""
     if db.backend == "sqlite":
+        # Read by another process: closing a file descriptor drops every POSIX lock this process holds on
+        # that file, SQLite's included, and another process could then reset the WAL index under our
+        # open connections (a bus error at their next commit).
         path = Path(make_url(db.url).database)
-        return {p.name: p.read_bytes() for p in path.parent.glob(path.name + "*")}
+        read = subprocess.run([sys.executable, "-c", READ_FILES, str(path)], capture_output=True, check=True)
+        return {name: bytes.fromhex(data) for name, data in json.loads(read.stdout).items()}
     with db.engine.connect() as connection:
         return {table: "\n".join(str(row) for row in connection.execute(text(f'SELECT * FROM "{table}"'))).encode()
                 for table in inspect(connection).get_table_names()}

@@ -30,7 +30,8 @@ export function detailsView(container, { id }) {
     shown = signature;
     extras = await fetchExtras(connectionId).catch(() => extras);
     body.replaceChildren(...details(connection, extras).filter(Boolean));
-    if (focusKey) body.querySelector(`[data-focus="${focusKey}"]`)?.focus();
+    // Refresh is disabled while its refresh runs: the focus then waits on the heading, not on the page's body.
+    if (focusKey) (body.querySelector(`[data-focus="${focusKey}"]:not(:disabled)`) || body.querySelector("h2")).focus();
   };
   draw().then(() => container.querySelector("h2")?.focus());
   const unsubscribe = subscribe(() => draw().catch(() => {}));

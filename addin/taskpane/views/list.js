@@ -82,7 +82,8 @@ function emptyState(searching, q, catalog) {
   ];
 }
 
-// Redraw only rows whose content changed, and give the focus back to the same control in a redrawn row.
+// Redraw only rows whose content changed, and give the focus back to the same control in a redrawn row (to the
+// row's name where that control is now disabled, as Refresh is while its refresh runs).
 function patchRows(list, items) {
   const existing = new Map([...list.children].map((row) => [row.dataset.id, row]));
   const rows = items.map((connection) => {
@@ -93,7 +94,8 @@ function patchRows(list, items) {
     row.dataset.signature = signature;
     if (old && old.contains(document.activeElement)) {
       const key = document.activeElement.dataset.focus;
-      queueMicrotask(() => (row.querySelector(`[data-focus="${key}"]`) || row.querySelector("a")).focus());
+      const again = () => row.querySelector(`[data-focus="${key}"]:not(:disabled)`) || row.querySelector("a");
+      queueMicrotask(() => again().focus());
     }
     return row;
   });

@@ -275,7 +275,10 @@ class HttpClient:
         endpoint = redact_url(url)
         access = token() if token else None
         token_refetched = False
-        for attempt in range(1, self.retry.max_attempts + 1):
+        attempts = self.retry.max_attempts
+        attempt = 0
+        while attempt < attempts:
+            attempt += 1
             send_headers = dict(headers or {})
             if access:
                 send_headers["Authorization"] = f"Bearer {access}"
@@ -303,7 +306,7 @@ class HttpClient:
             if response is not None and response.status_code < 300:
                 return response, record
 
-            last = attempt == self.retry.max_attempts
+            last = attempt == attempts
             if response is None:
                 if last:
                     raise ProviderUnavailable(f"no answer after {attempt} attempts: {failure}", endpoint=endpoint)
@@ -311,7 +314,9 @@ class HttpClient:
                 continue
             status = response.status_code
             if status == 401 and token and not token_refetched:
-                access, token_refetched = token(rejected=access), True
+                # One more try with a fresh token, whatever retries were spent before: an expired token is
+                # no failure of the provider's.
+                access, token_refetched, attempts = token(rejected=access), True, attempts + 1
                 continue
             if status == 401:
                 raise AuthExpired("access token refused", endpoint=endpoint, status=status, response=response)
