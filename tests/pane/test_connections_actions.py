@@ -7,7 +7,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.support.browser import PANE, connect_demo, member_key, screenshot
+from tests.support.browser import PANE, connect_demo, fits_sideways, member_key, screenshot, serious_violations
 
 pytestmark = pytest.mark.browser
 
@@ -193,12 +193,8 @@ def test_every_screen_fits_320px_reads_well_and_passes_axe(browser, live_source,
             page.evaluate("path => { location.hash = path || '/connections'; }", path)
             expect(page.get_by_role("heading", level=2).first).to_be_visible()
             expect(page.get_by_text("Loading…")).to_have_count(0)
-            fits = page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
-            assert fits, f"{name} scrolls sideways at 320 px"
-            page.add_script_tag(url=f"{live_source.url}/vendor/axe-core/axe.min.js")
-            violations = page.evaluate("""async () => (await axe.run(document, {resultTypes: ['violations']}))
-                .violations.filter(v => ['serious', 'critical'].includes(v.impact))
-                .map(v => v.id + ': ' + v.nodes.map(n => n.target.join(' ')).join(', '))""")
+            assert fits_sideways(page), f"{name} scrolls sideways at 320 px"
+            violations = serious_violations(page, live_source.url)
             assert violations == [], f"{name} ({scheme}): {violations}"
             page.set_viewport_size({"width": PANE["width"], "height": PANE["height"]})
             screenshot(page, f"{name}-{scheme}")

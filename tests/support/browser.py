@@ -58,18 +58,27 @@ def member_key(server) -> str:
         return create_key(session, add_member(session, workspace, "member@acme.test", Role.member))
 
 
+def fits_sideways(page) -> bool:
+    """The page does not scroll sideways at its current width."""
+    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+
+def serious_violations(page, server_url: str) -> list[str]:
+    """What axe-core (vendored with the pane) finds serious or critical on the page, one line each."""
+    page.add_script_tag(url=f"{server_url}/vendor/axe-core/axe.min.js")
+    return page.evaluate("""async () => (await axe.run(document, {resultTypes: ['violations']}))
+        .violations.filter(v => ['serious', 'critical'].includes(v.impact))
+        .map(v => v.id + ': ' + v.nodes.map(n => n.target.join(' ')).join(', '))""")
+
+
 def check_screen(page, server_url: str, name: str) -> None:
     """The screen on show, in light and dark: at 320 px it does not scroll sideways and axe-core finds no serious
     or critical violation; at Excel's 350 px it is saved as test-artifacts/<name>-<scheme>.png."""
     for scheme in ("light", "dark"):
         page.emulate_media(color_scheme=scheme)
         page.set_viewport_size({"width": 320, "height": PANE["height"]})
-        fits = page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
-        assert fits, f"{name} ({scheme}) scrolls sideways at 320 px"
-        page.add_script_tag(url=f"{server_url}/vendor/axe-core/axe.min.js")
-        violations = page.evaluate("""async () => (await axe.run(document, {resultTypes: ['violations']}))
-            .violations.filter(v => ['serious', 'critical'].includes(v.impact))
-            .map(v => v.id + ': ' + v.nodes.map(n => n.target.join(' ')).join(', '))""")
+        assert fits_sideways(page), f"{name} ({scheme}) scrolls sideways at 320 px"
+        violations = serious_violations(page, server_url)
         assert violations == [], f"{name} ({scheme}): {violations}"
         page.set_viewport_size(PANE)
         screenshot(page, f"{name}-{scheme}")

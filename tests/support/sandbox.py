@@ -47,6 +47,13 @@ def make_test_config(**overrides) -> SandboxConfig:
     return SandboxConfig(**settings)
 
 
+def quickbooks_test_config(lines: int) -> SandboxConfig:
+    """The QuickBooks dialect over two companies, with Intuit's limits (500 a minute, 10 at once per realm)
+    on a one-second "minute"."""
+    return make_test_config(dialect="quickbooks", lines=lines, tenants=2,
+                            rate_limits=RateLimits.scaled(1 / 60, per_minute=500, concurrent=10))
+
+
 @dataclass
 class SandboxServer:
     url: str

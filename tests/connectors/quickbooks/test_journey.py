@@ -13,20 +13,17 @@ import requests
 from sqlalchemy import func, select
 
 from server.db.models import Account, Entity, LedgerLine
-from server.sandbox import RateLimits
 from server.sandbox.config import DEMO_CLIENT
 from tests.support.journey import ORIGIN, provider_app
 from tests.support.refresh import wait_for_run
-from tests.support.sandbox import SandboxServer, make_test_config, running_sandbox
+from tests.support.sandbox import SandboxServer, quickbooks_test_config, running_sandbox
 
 CALLBACK = f"{ORIGIN}/oauth/callback/quickbooks-sandbox"
 
 
 @pytest.fixture(scope="module")
 def quickbooks() -> Iterator[SandboxServer]:
-    config = make_test_config(dialect="quickbooks", lines=4_000, tenants=2,
-                              rate_limits=RateLimits.scaled(1 / 60, per_minute=500, concurrent=10))
-    with running_sandbox(config) as server:
+    with running_sandbox(quickbooks_test_config(lines=4_000)) as server:
         yield server
 
 

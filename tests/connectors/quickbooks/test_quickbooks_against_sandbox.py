@@ -17,8 +17,7 @@ from server.connectors.framework.http import HttpClient, RateLimits, RequestReco
 from server.connectors.framework.records import Deletion, LedgerLine
 from server.connectors.quickbooks.connector import MINOR_VERSION, QuickBooksConnector, QuickBooksEndpoints
 from server.refresh.reconcile import _provider_movements
-from server.sandbox import RateLimits as SandboxLimits
-from tests.support.sandbox import TEST_CLIENT, SandboxServer, make_test_config, running_sandbox
+from tests.support.sandbox import TEST_CLIENT, SandboxServer, quickbooks_test_config, running_sandbox
 
 REDIRECT = TEST_CLIENT.redirect_uris[0]
 # The sandbox's "minute" is one second: 500 calls and 10 at once per realm, as Intuit's limits (scaled).
@@ -28,9 +27,7 @@ SCALED = RateLimits(per_window=480, window_seconds=1.0, concurrent=10)
 @pytest.fixture(scope="module")
 def sandbox_module() -> Iterator[SandboxServer]:
     # Two companies of about 9,000 lines each: the journal entries take more than one 1,000-object page.
-    config = make_test_config(dialect="quickbooks", lines=18_000, tenants=2,
-                              rate_limits=SandboxLimits.scaled(1 / 60, per_minute=500, concurrent=10))
-    with running_sandbox(config) as server:
+    with running_sandbox(quickbooks_test_config(lines=18_000)) as server:
         yield server
 
 

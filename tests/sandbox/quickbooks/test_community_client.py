@@ -23,15 +23,12 @@ from quickbooks.exceptions import AuthorizationException, QuickbooksException  #
 from quickbooks.objects.account import Account  # noqa: E402
 from quickbooks.objects.journalentry import JournalEntry  # noqa: E402
 
-from server.sandbox import RateLimits  # noqa: E402
-from tests.support.sandbox import TEST_CLIENT, SandboxServer, make_test_config, running_sandbox  # noqa: E402
+from tests.support.sandbox import TEST_CLIENT, SandboxServer, quickbooks_test_config, running_sandbox  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def sandbox_module() -> Iterator[SandboxServer]:
-    config = make_test_config(dialect="quickbooks", lines=9_000, tenants=2,
-                              rate_limits=RateLimits.scaled(1 / 60, per_minute=500, concurrent=10))
-    with running_sandbox(config) as server:
+    with running_sandbox(quickbooks_test_config(lines=9_000)) as server:
         yield server
 
 
