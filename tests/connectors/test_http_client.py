@@ -126,6 +126,31 @@ def test_a_token_expiring_after_the_last_retry_still_gets_its_fresh_token(server
     assert server.seen[-1].headers["authorization"] == "Bearer second"
 
 
+def test_a_fresh_token_refused_too_gets_one_more_fresh_token(server):
+    """The token was renewed just before the provider's clock passed its expiry: a second renewal, then done."""
+    server.script("/data", Reply(401), Reply(401), Reply(200, {}))
+    tokens = iter(["first", "second", "third"])
+
+    def token(rejected: str | None = None) -> str:
+        return next(tokens)
+
+    response, _ = get(client(), server, token=token)
+    assert response.status_code == 200
+    assert [s.headers["authorization"] for s in server.seen] == ["Bearer first", "Bearer second", "Bearer third"]
+
+
+def test_a_third_401_with_fresh_tokens_is_auth_expired(server):
+    server.script("/data", Reply(401))
+    tokens = iter(["first", "second", "third", "fourth"])
+
+    def token(rejected: str | None = None) -> str:
+        return next(tokens)
+
+    with pytest.raises(AuthExpired):
+        get(client(), server, token=token)
+    assert len(server.seen) == 3
+
+
 def test_a_second_401_is_auth_expired(server):
     server.script("/data", Reply(401))
     calls: list[str | None] = []

@@ -216,6 +216,9 @@ def retry_after_seconds(response: Response) -> float | None:
         return None  # HTTP-date form: rare for these APIs; fall back to our own backoff
 
 
+TOKEN_REFETCHES = 2  # fresh tokens one request may ask for after a 401
+
+
 class HttpClient:
     """A connection pool with the retry, rate-limit, token and logging policy shared by every provider."""
 
@@ -268,13 +271,14 @@ class HttpClient:
         log: list[RequestRecord] | None = None,
     ) -> tuple[Response, RequestRecord]:
         """Send until a 2xx (returned with its record) or a typed ProviderError. Every attempt is appended
-        to `log`. A 401 re-fetches the token exactly once; 429/5xx/transport failures back off and retry."""
+        to `log`. A 401 re-fetches the token (see TOKEN_REFETCHES); 429/5xx/transport failures back off and
+        retry."""
         limiter = self.limiter(rate_key, limits)
         if params:
             url = f"{url}{'&' if urlsplit(url).query else '?'}{urlencode(params)}"
         endpoint = redact_url(url)
         access = token() if token else None
-        token_refetched = False
+        refetches, renewed = 0, True
         attempts = self.retry.max_attempts
         attempt = 0
         while attempt < attempts:
@@ -313,10 +317,12 @@ class HttpClient:
                 self.clock.sleep(self.retry.backoff(attempt, self._rng))
                 continue
             status = response.status_code
-            if status == 401 and token and not token_refetched:
-                # One more try with a fresh token, whatever retries were spent before: an expired token is
-                # no failure of the provider's.
-                access, token_refetched, attempts = token(rejected=access), True, attempts + 1
+            if status == 401 and token and renewed and refetches < TOKEN_REFETCHES:
+                # One more try with a fresh token, whatever retries were spent before: an expired token is no
+                # failure of the provider's. A second only if the first was a new token that was refused too
+                # (renewed just before the provider's clock passed its expiry); the same token twice is final.
+                refused, access = access, token(rejected=access)
+                renewed, refetches, attempts = access != refused, refetches + 1, attempts + 1
                 continue
             if status == 401:
                 raise AuthExpired("access token refused", endpoint=endpoint, status=status, response=response)
