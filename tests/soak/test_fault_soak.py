@@ -6,7 +6,8 @@ committed with it, each organisation's lines (and movements per account and mont
 run succeeded, and every run and connection in the status its faults call for.
 
 CI size: 200 runs with 50 kills. On demand, larger: LEDGERPANE_SOAK_RUNS=5000 LEDGERPANE_SOAK_KILLS=1000.
-LEDGERPANE_SOAK_SEED replays a plan (the faults and the kill moments; the service's own timing still varies).
+LEDGERPANE_SOAK_SEED replays a plan (the faults and the kill moments; the service's own timing still varies); CI
+replays one fixed plan, other runs draw a new one each time.
 """
 from __future__ import annotations
 
@@ -36,7 +37,10 @@ from tests.support.waiting import wait_until
 
 RUNS = int(os.environ.get("LEDGERPANE_SOAK_RUNS", "200"))
 KILLS = int(os.environ.get("LEDGERPANE_SOAK_KILLS", "50"))
-SEED = int(os.environ.get("LEDGERPANE_SOAK_SEED") or random.SystemRandom().randrange(10**6))
+# CI replays one plan (it found a bug, since fixed); elsewhere each soak draws a new one. Either way it prints it.
+CI_SEED = 6272
+SEED = int(os.environ.get("LEDGERPANE_SOAK_SEED")
+           or (CI_SEED if os.environ.get("CI") == "true" else random.SystemRandom().randrange(10**6)))
 CONNECTIONS = 2  # each with half the organisations, so revoking one's grant (by organisation) leaves the other's
 WORKERS = CONNECTIONS  # refresh workers in the service: a pressed run starts at once, the kill meets it running
 RUNNER = Path(__file__).with_name("service.py")
