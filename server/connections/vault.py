@@ -89,6 +89,14 @@ class Vault:
         """A valid access token. `rejected` is one the provider just refused (401): never hand it out again."""
         return self._valid_token(connection_id, rejected)[0]
 
+    def renew(self, connection_id: int) -> None:
+        """Renew the credential now, however long its access token has left (a grant that would lapse unused).
+        Raises AuthRevoked when only a new consent helps."""
+        with self._sessions() as session:
+            connection = session.get(Connection, connection_id)
+            current, _ = self._flow_for(connection).access_token(self.credential(connection))
+        self._valid_token(connection_id, rejected=current)  # its token counts as refused: the one renewal path
+
     def _valid_token(self, connection_id: int, rejected: str | None) -> tuple[str, float | None]:
         with self._sessions() as session:
             connection = session.get(Connection, connection_id)

@@ -79,12 +79,11 @@ def execute(runtime: Any, run_id: int) -> str:
     except RunCancelled as stop:
         return _finish(run, RunStatus.cancelled, None, stop.reason)
     except Exception as error:
-        stopped = _stopped_by_user(run)
-        if stopped:  # disconnected or deleted meanwhile (its credentials may be gone): not a failure
-            return _finish(run, RunStatus.cancelled, None, stopped)
-        if not isinstance(error, ProviderError):  # a bug of ours: say so plainly, keep the trace in the log
+        # A ProviderError here: the sign-in itself failed. Anything else is a bug of ours (keep its trace in the
+        # log), unless the connection was disconnected or deleted meanwhile: `_finish` then says it stopped.
+        if not isinstance(error, ProviderError) and not _stopped_by_user(run):
             log.exception("refresh run %s failed unexpectedly", run_id)
-        return _finish(run, RunStatus.failed, error)  # a ProviderError here: the sign-in itself failed
+        return _finish(run, RunStatus.failed, error)
     if not run.entity_failures:
         return _finish(run, RunStatus.succeeded, None)
     if len(run.entity_failures) < len(entities):

@@ -100,12 +100,7 @@ def _why_renew(settings: Any, grant: Grant, now: datetime) -> str:
 
 def _renew(runtime: Any, notifier: Any, grant: Grant, why: str, now: datetime) -> str:
     try:
-        with runtime.sessions() as session:
-            connection = session.get(Connection, grant.connection_id)
-            current, _ = runtime.connector_for(connection).auth.access_token(runtime.vault.credential(connection))
-        # Handing back the current access token as refused makes the vault renew the grant now, under its locks
-        # (the one place credentials are renewed), although the token still has time left.
-        runtime.vault.get_access_token(grant.connection_id, rejected=current)
+        runtime.vault.renew(grant.connection_id)
     except AuthRevoked:  # the vault moved the connection to reauth_required
         _tell_once(runtime, notifier, grant, REAUTH_REQUIRED, REAUTH)
         return "refused: reconnect needed"
