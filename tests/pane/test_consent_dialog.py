@@ -8,20 +8,7 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
-from server.sandbox.config import DEMO_CLIENT
-from tests.support.live import serving
-
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def service_with_provider(tmp_path, sandbox):
-    with serving(tmp_path, sandbox_url=sandbox.url, sandbox_rate_scale=1 / 60) as server:
-        sandbox.admin("POST", "/admin/clients", {"clientId": DEMO_CLIENT.client_id,
-                                                 "clientSecret": DEMO_CLIENT.client_secret,
-                                                 "redirectUris": [f"{server.url}/oauth/callback/xero-sandbox"]},
-                      expect=201)
-        yield server
 
 
 def start_link(server) -> tuple[int, str]:
