@@ -32,7 +32,7 @@ export function scheduleSection(connection, role) {
   const schedule = connection.schedule;
   const paused = schedule.paused ? pausedMessage(connection, role) : null;
   const said = el("p", {}, `${scheduleText({ ...schedule, paused: false })} (${schedule.timezone}). `
-    + `Next run: ${nextRunText(connection)}.`);
+    + `Next run: ${nextRunText(connection).replace(/\.$/, "")}.`);  // a note may end its own sentence
   return el("section", { class: "card", "aria-labelledby": `schedule-${connection.id}` },
     el("h3", { id: `schedule-${connection.id}` }, "Schedule"),
     paused, said, role === "admin" ? editor(connection) : null);
