@@ -232,6 +232,14 @@ WHERE {" OR ".join(f"ledger_line.{c} IS NOT excluded.{c}" for c in CHANGED)}
 """
 
 
+_SQLITE_ADDED = """
+SELECT account_id, period, sum(amount) AS net, count(*) AS lines FROM ledger_line
+WHERE id > :before AND +connection_id = :connection_id AND +entity_id = :entity_id GROUP BY account_id, period
+"""
+_SQLITE_ADDED = text(_SQLITE_ADDED).columns(account_id=LedgerLine.account_id.type, period=LedgerLine.period.type,
+                                            net=LedgerLine.amount.type, lines=LedgerLine.id.type)
+
+
 def _write_lines_sqlite(connection: DbConnection, rows: list[tuple]) -> Written:
     before = connection.execute(select(func.coalesce(func.max(LedgerLine.id), 0))).scalar_one()
     cursor = connection.connection.driver_connection.cursor()
@@ -240,11 +248,10 @@ def _write_lines_sqlite(connection: DbConnection, rows: list[tuple]) -> Written:
     # New lines get ids above the old maximum (rowid tables): summing them is a range scan of the batch.
     # `before` was read before this transaction took the write lock, so another connection's batch may have
     # landed in between: only this batch's connection and entity count (one run writes them at a time).
-    connection_id, entity_id = rows[0][1], rows[0][2]
+    # The unary `+` keeps those two terms off the unique key's index: given `connection_id = ?`, SQLite
+    # would search the index instead of the id range, reading the entity's whole ledger for every batch.
     added = {(account_id, period): [net, lines] for account_id, period, net, lines in connection.execute(
-        select(LedgerLine.account_id, LedgerLine.period, func.sum(LedgerLine.amount), func.count())
-        .where(LedgerLine.id > before, LedgerLine.connection_id == connection_id, LedgerLine.entity_id == entity_id)
-        .group_by(LedgerLine.account_id, LedgerLine.period))}
+        _SQLITE_ADDED, {"before": before, "connection_id": rows[0][1], "entity_id": rows[0][2]})}
     inserted = sum(lines for _, lines in added.values())
     return Written(inserted, changed - inserted, added)
 

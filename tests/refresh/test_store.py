@@ -164,3 +164,38 @@ def test_a_batch_counts_only_its_own_new_lines_when_another_refresh_commits_mean
                               [line(encoding, 1, "10.00"), line(encoding, 2, "-4.00")])
     assert (written.inserted, written.updated) == (2, 0)
     assert {account for account, _ in written.added} == {1}, "the other refresh's lines are not this batch's"
+
+
+def test_a_batch_costs_the_same_however_much_of_the_entity_is_already_loaded(db):
+    """The batch's new lines are summed over its id range, not over the entity's ledger: a first load writes
+    a hundred batches into the same entity, so a cost that grows with what is already there is quadratic.
+    Measured in SQLite's virtual machine steps, which do not depend on how busy the machine is."""
+    if db.backend != "sqlite":
+        pytest.skip("PostgreSQL counts what the statement inserted (RETURNING)")
+    encoding = Encoding(db.backend)
+
+    def steps_for_a_batch(first: int) -> int:
+        batch = [line(encoding, first + n, "1.00") for n in range(200)]
+        with db.engine.begin() as connection:
+            steps = [0]
+            driver = connection.connection.driver_connection
+
+            def count() -> int:
+                steps[0] += 1
+                return 0
+
+            driver.set_progress_handler(count, 100)
+            try:
+                write_lines(connection, batch)
+            finally:
+                driver.set_progress_handler(None, 100)
+        return steps[0]
+
+    with db.engine.begin() as connection:
+        write_lines(connection, [line(encoding, n, "1.00") for n in range(1_000)])
+    on_a_small_ledger = steps_for_a_batch(10_000)
+    with db.engine.begin() as connection:
+        write_lines(connection, [line(encoding, 20_000 + n, "1.00") for n in range(30_000)])
+    on_a_large_ledger = steps_for_a_batch(90_000)
+    # B-tree depth grows a little with the ledger; reading it whole would cost about 30x.
+    assert on_a_large_ledger < 2 * on_a_small_ledger, (on_a_small_ledger, on_a_large_ledger)
