@@ -11,6 +11,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 from server.connectors.framework.auth import AuthFlow, Consent
 from server.connectors.framework.errors import BadResponse, ProviderError
@@ -21,6 +22,7 @@ from server.connectors.framework.http import (
     Response,
     TokenSource,
     default_client,
+    redact_url,
 )
 from server.connectors.framework.paginators import Options
 from server.connectors.framework.parsing import UnexpectedShape, decode_json, gc_paused
@@ -107,6 +109,11 @@ class Connector(ABC):
         (`Company.connection_id`) and may bill by it. Providers without such links have nothing to remove."""
         return None
 
+    def group_of(self, provider_entity_id: str) -> str | None:
+        """Where the provider keeps companies in groups a user picks first (an environment), the group this
+        company is in; None for providers without groups."""
+        return None
+
     def request_headers(self, tenant_id: str) -> dict[str, str]:
         """Headers every data call of this tenant carries (a tenant id header, for some providers)."""
         return {"Accept": "application/json"}
@@ -139,6 +146,14 @@ class Connector(ABC):
             raise BadResponse("response is not JSON", endpoint=endpoint, status=response.status_code,
                               response=response) from exc
 
+    def _link_to_follow(self, link: str) -> str:
+        """A next-page link from a response body, if it stays with the provider's API: the request carries
+        our bearer token, which must never go to a host a response names (a proxy, a tampered body)."""
+        if _origin(link) != _origin(self.api_base):
+            raise BadResponse(f"the next link leads away from the provider's API, to {_origin(link)!r}; "
+                              "it was not followed", endpoint=redact_url(link))
+        return link
+
     def pull(
         self,
         stream: str | Stream,
@@ -161,7 +176,7 @@ class Connector(ABC):
         number = 0
         while request is not None:
             page_log: list[RequestRecord] = []
-            url = request.url or self.url_for(stream, tenant_id)
+            url = self._link_to_follow(request.url) if request.url else self.url_for(stream, tenant_id)
             params = None if request.url else stream.request_params(since, request, options)
             try:
                 response, record = self.get(url, token=token, tenant_id=tenant_id, params=params,
@@ -188,3 +203,10 @@ class Connector(ABC):
                 yield Page(stream.name, number, records, cursor, page_log, deletions)
             request = stream.paginator.next(request, body, raw, options)
 
+
+def _origin(url: str) -> str:
+    """Scheme, host and port, as browsers compare origins (a default port written out is the same origin)."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    port = parts.port or {"http": 80, "https": 443}.get(scheme)
+    return f"{scheme}://{(parts.hostname or '').lower()}:{port}"

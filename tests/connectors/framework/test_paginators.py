@@ -310,6 +310,21 @@ def test_an_absolute_next_link_to_itself_raises_bad_response(server, connector):
     assert [s.query.get("$skiptoken") for s in server.seen] == [None, "1"]
 
 
+def test_an_absolute_next_link_to_another_host_is_not_followed(server, connector):
+    """Our bearer token goes only to the provider's API, whatever a response body names."""
+    other = ScriptedServer()
+    try:
+        other.on("/api/next", lambda seen: Reply(200, {"value": []}))
+        link = f"{other.url}/api/next"
+        serve(server, f"/api{BC_PATH}", lambda seen: {"value": [{"entryNumber": 1}], "@odata.nextLink": link})
+        with pytest.raises(BadResponse, match="leads away from the provider's API"):
+            read_all(connector, stream(BC_PATH, "value", NextLink(("@odata.nextLink",))))
+        assert len(server.seen) == 1
+        assert other.seen == []
+    finally:
+        other.close()
+
+
 # ------------------------------------------------------------------------------ one request per option value
 
 def test_each_option_asks_once_per_distinct_value(server, connector):
