@@ -3,17 +3,31 @@
 Prints requests/s, p50, p99 and errors, overall and per kind of request (goal: p99 under 100 ms, no errors).
 
     .venv/bin/python -m benchmarks.api_load                  # PostgreSQL at TEST_DATABASE_URL or 127.0.0.1:5432/test
-    .venv/bin/python -m benchmarks.api_load --clients 50 --seconds 30 --explain
+    .venv/bin/python -m benchmarks.api_load --clients 50 --seconds 30 --interval 1 --explain
 
-The clients are closed loops (each sends its next request when the last answer is in), written on asyncio
-streams, so that the load generator costs little of the two cores the server shares with it. By Little's law
-the mean latency is then clients / throughput: a p99 under 100 ms with 50 clients needs well over 500 requests/s.
-`--explain` prints PostgreSQL's plans for the list's and the log's queries on the seeded data.
+The requests are the task pane's own (the list as it polls it, 100 a page; the log as it shows it, 50 a page, and
+its next pages by cursor). Two runs:
+
+- saturation: each client sends its next request the moment the last one is answered. This measures what the
+  server can do at most; its latency is clients / throughput by Little's law, so with 50 such clients a p99
+  under 100 ms would need well over 500 requests/s from two workers on two cores.
+- panes: each of the 50 clients is an open task pane whose user acts about once a second (`--interval`, a random
+  gap; the pane polls the list every 1.5 s only while a refresh runs, every 20 s otherwise). Its requests go out
+  on that schedule whether or not the last one has been answered, and a latency counts from when the request was
+  due, so a slow server cannot hide its queue (no "coordinated omission"). This is the p99 the goal is about.
+
+Each run starts when gunicorn has finished the last one's queue. The load generator runs in a process of its
+own (asyncio streams, one connection per request as gunicorn's sync workers close them) and prints the CPU it
+used, beside gunicorn's. `--explain` prints PostgreSQL's plans for the list's and the log's queries on the
+seeded data.
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
+import concurrent.futures
+import json
+import multiprocessing
 import os
 import random
 import signal
@@ -114,6 +128,16 @@ def cpu_seconds(pid: int) -> float:
     return total
 
 
+def settle(pid: int, quiet: float = 0.05) -> None:
+    """Wait until gunicorn has nothing left to do (requests whose clients gave up are still served): the next
+    run must not inherit the last one's queue."""
+    for _ in range(600):
+        before = cpu_seconds(pid)
+        time.sleep(1)
+        if cpu_seconds(pid) - before < quiet:
+            return
+
+
 def start_gunicorn(url: str, workers: int, port: int, var_dir: str) -> subprocess.Popen:
     env = {**os.environ, "DATABASE_URL": url, "LEDGERPANE_SANDBOX": "false", "LEDGERPANE_VAR_DIR": var_dir,
            "LEDGERPANE_SCHEDULER": "off", "LEDGERPANE_LOG_LEVEL": "WARNING",
@@ -140,26 +164,100 @@ async def get(reader, writer, path: str, key: str) -> tuple[int, bool]:
     return status, keep
 
 
-def requests_mix(connection_ids: list[int], rng: random.Random) -> list[tuple[str, str]]:
-    """What the task pane asks for, by kind: the list (first page, other pages, sorted by the last run, searched)
-    and the log (newest first, one connection's, failures only, since a date, a later page)."""
+PANE_LIST = "/api/v1/connections?sort={sort}&order={order}&per_page=100"  # addin/taskpane/store.js
+PANE_LOG = "/api/v1/log?per_page=50"  # addin/taskpane/views/log.js
+
+
+def log_cursors(port: int, key: str, pages: int) -> list[str]:
+    """The log's `next_cursor`s, one page after another, as a client walking back through the log gets them."""
+    async def walk() -> list[str]:
+        cursors, path = [], PANE_LOG
+        for _ in range(pages):
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {key}\r\n"
+                         f"Connection: close\r\n\r\n".encode())
+            body = (await reader.read()).partition(b"\r\n\r\n")[2]
+            writer.close()
+            cursor = json.loads(body)["next_cursor"]
+            if cursor is None:
+                break
+            cursors.append(cursor)
+            path = f"{PANE_LOG}&cursor={cursor}"
+        return cursors
+
+    return asyncio.run(walk())
+
+
+def requests_mix(connection_ids: list[int], cursors: list[str], rng: random.Random) -> list[tuple[str, str]]:
+    """What the task pane asks for, by kind: the list (as it polls it, sorted by the last run, searched) and the
+    log (newest first, one connection's, failures only, since a date, a later page by its cursor)."""
     mix = []
     for _ in range(2000):
         connection = rng.choice(connection_ids)
-        mix += [("connections", "/api/v1/connections"),
-                ("connections page", f"/api/v1/connections?page={rng.randint(2, 40)}"),
-                ("connections by last run", "/api/v1/connections?sort=last_run_at&order=desc"),
-                ("connections search", f"/api/v1/connections?q=group%20{rng.randint(0, 99):02d}"),
-                ("log", "/api/v1/log"),
-                ("log of a connection", f"/api/v1/log?connection_id={connection}"),
-                ("log failures", "/api/v1/log?status=failed"),
-                ("log since", "/api/v1/log?since=2026-01-01&data_type=journals"),
-                ("log page", f"/api/v1/log?page={rng.randint(2, 200)}")]
+        mix += [("connections", PANE_LIST.format(sort="name", order="asc")),
+                ("connections by last run", PANE_LIST.format(sort="last_run_at", order="desc")),
+                ("connections search", PANE_LIST.format(sort="name", order="asc")
+                 + f"&q=group%20{rng.randint(0, 99):02d}"),
+                ("log", PANE_LOG),
+                ("log of a connection", f"{PANE_LOG}&connection_id={connection}"),
+                ("log failures", f"{PANE_LOG}&status=failed"),
+                ("log since", f"{PANE_LOG}&since=2026-01-01&data_type=journals"),
+                ("log later page", f"{PANE_LOG}&cursor={rng.choice(cursors)}")]
     rng.shuffle(mix)
     return mix
 
 
-async def load(port: int, key: str, clients: int, seconds: float, mix: list[tuple[str, str]]) -> dict:
+async def one_request(port: int, path: str, key: str) -> int:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        status, _ = await get(reader, writer, path, key)
+    finally:
+        writer.close()
+    return status
+
+
+async def panes(port: int, key: str, clients: int, seconds: float, interval: float,
+                mix: list[tuple[str, str]]) -> dict:
+    """Open task panes: every client's requests are due on its own random schedule (a mean `interval` apart)."""
+    latencies: dict[str, list[float]] = defaultdict(list)
+    errors: dict[str, int] = defaultdict(int)
+    statuses: dict[str, int] = defaultdict(int)
+    rng = random.Random(5)
+    began = time.perf_counter()
+    stop = began + seconds
+    pending: set[asyncio.Task] = set()
+
+    async def due(kind: str, path: str, at: float) -> None:
+        await asyncio.sleep(max(0.0, at - time.perf_counter()))
+        try:
+            status = await asyncio.wait_for(one_request(port, path, key), timeout=30)
+        except (OSError, asyncio.IncompleteReadError, ValueError, TimeoutError) as error:
+            errors[kind] += 1
+            statuses[type(error).__name__] += 1
+            return
+        latencies[kind].append(time.perf_counter() - at)  # from when it was due, not from when it went out
+        if status != 200:
+            errors[kind] += 1
+            statuses[str(status)] += 1
+
+    schedule = []
+    for _client in range(clients):
+        at = began + rng.uniform(0, interval)
+        while at < stop:
+            schedule.append(at)
+            at += rng.expovariate(1 / interval)
+    for position, at in enumerate(sorted(schedule)):
+        kind, path = mix[position % len(mix)]
+        await asyncio.sleep(max(0.0, at - time.perf_counter() - 0.05))  # keep a few tasks ahead, not thousands
+        task = asyncio.create_task(due(kind, path, at))
+        pending.add(task)
+        task.add_done_callback(pending.discard)
+    await asyncio.gather(*pending)
+    return {"latencies": latencies, "errors": errors, "statuses": statuses, "elapsed": time.perf_counter() - began}
+
+
+async def saturation(port: int, key: str, clients: int, seconds: float, mix: list[tuple[str, str]]) -> dict:
+    """Closed loops: each client asks again the moment it has its answer."""
     latencies: dict[str, list[float]] = defaultdict(list)
     errors: dict[str, int] = defaultdict(int)
     statuses: dict[str, int] = defaultdict(int)  # of the errors: an HTTP status, or what broke the connection
@@ -167,33 +265,33 @@ async def load(port: int, key: str, clients: int, seconds: float, mix: list[tupl
 
     async def client(number: int) -> None:
         position = number * 37
-        writer = None
         while time.perf_counter() < stop:
             kind, path = mix[position % len(mix)]
             position += 1
-            started = time.perf_counter()
+            started = time.perf_counter()  # the connection's setup counts in the latency, as it does for a browser
             try:
-                if writer is None:  # the connection's setup counts in the latency, as it does for a browser
-                    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-                status, keep = await get(reader, writer, path, key)
-            except (OSError, asyncio.IncompleteReadError, ValueError) as error:
+                status = await asyncio.wait_for(one_request(port, path, key), timeout=30)
+            except (OSError, asyncio.IncompleteReadError, ValueError, TimeoutError) as error:
                 errors[kind] += 1
                 statuses[type(error).__name__] += 1
-                keep = False
-            else:
-                latencies[kind].append(time.perf_counter() - started)
-                if status != 200:
-                    errors[kind] += 1
-                    statuses[str(status)] += 1
-            if not keep and writer is not None:
-                writer.close()
-                writer = None
-        if writer is not None:
-            writer.close()
+                continue
+            latencies[kind].append(time.perf_counter() - started)
+            if status != 200:
+                errors[kind] += 1
+                statuses[str(status)] += 1
 
     began = time.perf_counter()
     await asyncio.gather(*(client(n) for n in range(clients)))
     return {"latencies": latencies, "errors": errors, "statuses": statuses, "elapsed": time.perf_counter() - began}
+
+
+def generate(how: str, *args) -> dict:
+    """One run of the load generator, in its own process; returns the figures and the CPU it used."""
+    started = time.process_time()
+    result = asyncio.run({"panes": panes, "saturation": saturation}[how](*args))
+    result["cpu"] = time.process_time() - started
+    return {**result, "latencies": dict(result["latencies"]), "errors": dict(result["errors"]),
+            "statuses": dict(result["statuses"])}
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -229,8 +327,10 @@ def explain(url: str, key: str, connection_id: int) -> None:
 
     event.listen(engine, "before_cursor_execute", capture)
     client = app.test_client()
-    for path in ("/api/v1/connections", "/api/v1/connections?sort=last_run_at&order=desc", "/api/v1/log",
-                 f"/api/v1/log?connection_id={connection_id}", "/api/v1/log?page=150"):
+    cursor = client.get(f"{PANE_LOG}&page=100", headers={"Authorization": f"Bearer {key}"}).json["next_cursor"]
+    for path in (PANE_LIST.format(sort="name", order="asc"), PANE_LIST.format(sort="last_run_at", order="desc"),
+                 PANE_LOG, f"{PANE_LOG}&connection_id={connection_id}", f"{PANE_LOG}&status=failed",
+                 f"{PANE_LOG}&since=2026-01-01&data_type=journals", f"{PANE_LOG}&cursor={cursor}"):
         statements.clear()
         assert client.get(path, headers={"Authorization": f"Bearer {key}"}).status_code == 200
         print(f"\n=== GET {path}: {len(statements)} queries")
@@ -252,6 +352,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--interval", type=float, default=1.0, help="panes: mean seconds between a client's requests")
     parser.add_argument("--explain", action="store_true", help="print the plans of the endpoints' queries")
     options = parser.parse_args()
 
@@ -280,20 +381,34 @@ def main() -> None:
                     if server.poll() is not None or time.monotonic() > deadline:
                         raise SystemExit("gunicorn did not start") from None
                     time.sleep(0.1)
-            mix = requests_mix(connection_ids, random.Random(1))
-            asyncio.run(load(port, key, options.clients, 2, mix))  # warm: imports, pools, plans
-            print(f"gunicorn, {options.workers} workers, PostgreSQL; {options.clients} clients for "
-                  f"{options.seconds:g} s on loopback")
-            cpu = cpu_seconds(server.pid)
-            result = asyncio.run(load(port, key, options.clients, options.seconds, mix))
-            report(result)
-            served = sum(len(values) for values in result["latencies"].values())
-            rate = served / result["elapsed"]
-            print(f"Little's law: {options.clients} clients at {rate:.0f} requests/s wait "
-                  f"{options.clients / max(rate, 1e-9) * 1000:.0f} ms on average; 100 ms needs "
-                  f"{options.clients * 10} requests/s")
-            print(f"gunicorn CPU per request: {(cpu_seconds(server.pid) - cpu) / max(served, 1) * 1000:.1f} ms "
-                  f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
+            cursors = log_cursors(port, key, 60)
+            mix = requests_mix(connection_ids, cursors, random.Random(1))
+            # The generator gets a process of its own (spawned: nothing of this one's memory or threads).
+            with concurrent.futures.ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+                pool.submit(generate, "saturation", port, key, options.clients, 2, mix).result()  # warm up
+                for how, args in (("saturation", (options.clients, options.seconds, mix)),
+                                  ("panes", (options.clients, options.seconds, options.interval, mix))):
+                    settle(server.pid)
+                    cpu = cpu_seconds(server.pid)
+                    result = pool.submit(generate, how, port, key, *args).result()
+                    served = sum(len(values) for values in result["latencies"].values())
+                    sent = served + sum(result["errors"].values()) - sum(
+                        count for status, count in result["statuses"].items() if status.isdigit())
+                    rate = served / result["elapsed"]
+                    print(f"\n{how}: gunicorn, {options.workers} workers, PostgreSQL; {options.clients} clients"
+                          + (f" acting every {options.interval:g} s on average" if how == "panes" else
+                             " asking again as soon as answered") + f", {options.seconds:g} s on loopback")
+                    report(result)
+                    if how == "saturation":
+                        print(f"Little's law: {options.clients} clients at {rate:.0f} requests/s wait "
+                              f"{options.clients / max(rate, 1e-9) * 1000:.0f} ms on average; 100 ms needs "
+                              f"{options.clients * 10} requests/s")
+                    print(f"gunicorn CPU per request answered: "
+                          f"{(cpu_seconds(server.pid) - cpu) / max(served, 1) * 1000:.1f} ms;"
+                          f" load generator CPU: {result['cpu']:.1f} s in {result['elapsed']:.0f} s "
+                          f"({result['cpu'] / result['elapsed']:.0%} of one core, "
+                          f"{result['cpu'] / max(sent, 1) * 1000:.2f} ms per request sent); load average "
+                          f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     finally:
         if server is not None:
             server.send_signal(signal.SIGTERM)

@@ -9,6 +9,11 @@ on a fresh database and fresh grants; prints per run:
 - the 429s the provider answered (goal: 0);
 - the application's peak calls in any one provider "minute", against its 10,000;
 - that every connection was refreshed exactly once (one run each, succeeded, its tenant's every line loaded once);
+- what held the night back, measured in the same run: the seconds runs waited for a tenant's budget (all workers
+  together, counted by the shared budgets), the machine's CPU busy over the night (all its cores, every process on
+  it), and the CPU seconds our side took per call (workers, sandbox and their PostgreSQL backends), hence the calls a
+  second this machine could carry with all its cores against the tenants' ceiling. When the budget waits are
+  near zero and the CPU is busy, the machine is the ceiling, not the budgets;
 
 and the 4-vs-1 ratio of wall times.
 
@@ -37,8 +42,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import redis
 import requests
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from benchmarks.harness import ADMIN_KEY, ORIGIN, admin, database
 from server.access.workspaces import create_workspace
@@ -54,6 +60,7 @@ from server.runtime import Runtime
 from server.sandbox.config import DEMO_CLIENT
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+TICK = os.sysconf("SC_CLK_TCK")
 REPO = Path(__file__).resolve().parents[1]
 TENANT_CEILING = 60  # calls per provider "minute" per tenant, as the sandbox (and Xero) allow
 APP_CEILING = 10_000  # calls per provider "minute" per application
@@ -118,7 +125,26 @@ def connect_all(runtime: Runtime, count: int, tenants: list[str]) -> list[int]:
     return ids
 
 
-def night(workers: int, args: argparse.Namespace, sandbox_url: str, directory: Path) -> dict[str, Any]:
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) a live process has used."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def machine_cpu() -> tuple[float, float]:
+    """(busy, all) CPU seconds of the whole machine since boot, over every core."""
+    ticks = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:9]]
+    idle = ticks[3] + ticks[4]  # idle, iowait
+    return (sum(ticks) - idle) / TICK, sum(ticks) / TICK
+
+
+def named(url: str, name: str) -> str:
+    """The database URL with an application name, to find the night's PostgreSQL backends by."""
+    return f"{url}{'&' if '?' in url else '?'}application_name={name}"
+
+
+def night(workers: int, args: argparse.Namespace, sandbox_url: str, sandbox_pid: int,
+          directory: Path) -> dict[str, Any]:
     namespace = f"overnight-{uuid.uuid4().hex[:8]}"
     with database("postgresql", directory) as url:
         apply_schema(make_engine(url))
@@ -135,11 +161,12 @@ def night(workers: int, args: argparse.Namespace, sandbox_url: str, directory: P
         requests.get(f"{sandbox_url}/bench/arrivals", timeout=60)  # forget the setup's calls
         env = {**os.environ, **{f"LEDGERPANE_{k.upper()}": str(v) for k, v in settings.items()
                                 if k not in ("database_url", "redis_url")},
-               "DATABASE_URL": url, "REDIS_URL": REDIS_URL, "LEDGERPANE_LOG_LEVEL": "WARNING"}
+               "DATABASE_URL": named(url, namespace), "REDIS_URL": REDIS_URL, "LEDGERPANE_LOG_LEVEL": "WARNING"}
         logs = [directory / f"worker-{n}.log" for n in range(workers)]
         processes = [subprocess.Popen([sys.executable, "-m", "server", "worker"], cwd=REPO, env=env,
                                       stdout=log.open("wb"), stderr=subprocess.STDOUT) for log in logs]
         try:
+            sandbox_cpu, (machine_busy, machine_all) = process_cpu(sandbox_pid), machine_cpu()
             started = time.perf_counter()
             for connection_id in connection_ids:  # what the scheduler does at 02:00
                 run_id, _ = request_refresh(runtime.sessions, connection_id, trigger="scheduled", member_id=None)
@@ -151,14 +178,23 @@ def night(workers: int, args: argparse.Namespace, sandbox_url: str, directory: P
                         log.read_text(errors="replace")[-3000:] for log in logs))
                 time.sleep(0.2)
             wall = time.perf_counter() - started
+            machine_busy, machine_all = (a - b for a, b in zip(machine_cpu(), (machine_busy, machine_all), strict=True))
+            with runtime.engine.connect() as db:
+                backends = list(db.scalars(text("SELECT pid FROM pg_stat_activity WHERE application_name = :name"),
+                                           {"name": namespace}))
+            ours = {"workers": sum(process_cpu(p.pid) for p in processes),
+                    "sandbox": process_cpu(sandbox_pid) - sandbox_cpu,
+                    "postgres": sum(process_cpu(pid) for pid in backends)}
         finally:
             for process in processes:
                 process.send_signal(signal.SIGTERM)
             for process in processes:
                 process.wait(timeout=60)
         arrivals = requests.get(f"{sandbox_url}/bench/arrivals", timeout=60).json()
+        waited = float(redis.Redis.from_url(REDIS_URL).get(f"{namespace}:budgets:waited") or 0)
         figures = {"workers": workers, "wall": wall, **_rates(arrivals, args.scale),
-                   **_exactly_once(runtime, connection_ids, lines)}
+                   **_exactly_once(runtime, connection_ids, lines), "budget_waited": waited, "cpu": ours,
+                   "machine_busy": machine_busy / machine_all, "cores": os.cpu_count()}
         runtime.close()
     return figures
 
@@ -209,6 +245,22 @@ def _exactly_once(runtime: Runtime, connection_ids: list[int], lines: dict[str, 
     return {"exactly_once": once, "runs": sum(runs.values()), "succeeded": succeeded}
 
 
+def held_back(figures: dict[str, Any], args: argparse.Namespace) -> str:
+    """What held the night back: the budgets (time waiting for them) or the machine (its CPU)."""
+    ceiling = args.tenants * TENANT_CEILING / (60.0 * args.scale)  # calls a second all tenants allow together
+    per_call = sum(figures["cpu"].values()) / max(figures["calls"], 1)
+    carried = figures["calls"] / figures["wall"]
+    capacity = figures["cores"] / per_call if per_call else float("inf")
+    cpu = ", ".join(f"{name} {seconds:.0f} s" for name, seconds in figures["cpu"].items())
+    cores = figures["cores"]
+    ours = sum(figures["cpu"].values()) / (figures["wall"] * cores)  # share of the machine's CPU our side had
+    return (f"  calls a second: {carried:.0f}, the tenants' ceiling {ceiling:.0f}; runs waited "
+            f"{figures['budget_waited']:.0f} s in all for a tenant's budget; machine CPU busy "
+            f"{figures['machine_busy']:.0%} of {cores} cores (every process on it), {ours:.0%} of them ours: {cpu}, "
+            f"{per_call * 1000:.1f} ms a call; all {cores} cores, had they been ours alone, would carry "
+            f"{capacity:.0f} calls a second ({min(capacity / ceiling, 1):.0%} of the ceiling)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--connections", type=int, default=1000)
@@ -229,7 +281,7 @@ def main() -> None:
         nights = []
         for workers in args.workers:
             with tempfile.TemporaryDirectory(prefix="overnight-") as directory:
-                figures = night(workers, args, sandbox_url, Path(directory))
+                figures = night(workers, args, sandbox_url, sandbox.pid, Path(directory))
             nights.append(figures)
             print(f"{workers} worker process(es) x {args.concurrency}: {args.connections} connections over "
                   f"{args.tenants} tenants in {figures['wall']:.1f} s; {figures['calls']} calls, "
@@ -237,6 +289,7 @@ def main() -> None:
                   f"{figures['tenant_share_median']:.0%}, lowest window {figures['tenant_share_min']:.0%}; "
                   f"app peak {figures['app_peak']} of {APP_CEILING} per window; exactly once: "
                   f"{figures['exactly_once']} ({figures['runs']} runs, {figures['succeeded']} succeeded)", flush=True)
+            print(held_back(figures, args), flush=True)
         if len(nights) >= 2:
             print(f"wall time {nights[0]['workers']} vs {nights[-1]['workers']} workers: "
                   f"{nights[0]['wall'] / nights[-1]['wall']:.2f}x faster with {nights[-1]['workers']}")

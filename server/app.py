@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from flask import Response, g, jsonify, request
+from flask import Response, current_app, g, jsonify, request
 from flask.json.provider import JSONProvider
 from flask_openapi3 import Info, OpenAPI
 from sqlalchemy import text
@@ -138,9 +138,12 @@ def _start_request() -> None:
 
 
 def _refuse_repeated_parameters() -> None:
-    """No query parameter of the API is a list: `?q=a&q=b` is a mistake, not "the first one"."""
+    """No query parameter is a list unless its blueprint says so (`repeatable_parameters`: the workbook's
+    filters): `?q=a&q=b` is a mistake, not "the first one"."""
+    blueprint = current_app.blueprints.get(request.blueprint or "")
+    repeatable = getattr(blueprint, "repeatable_parameters", frozenset())
     for name, values in request.args.lists():
-        if len(values) > 1:
+        if len(values) > 1 and name not in repeatable:
             raise ApiError(422, "repeated_parameter", f"Give {name} once.", name)
 
 

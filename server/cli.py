@@ -151,6 +151,9 @@ def worker(concurrency: int | None) -> None:
     if settings.job_queue != "procrastinate":
         raise click.UsageError("workers take runs from a shared job queue: set LEDGERPANE_JOB_QUEUE=procrastinate "
                                "(the default thread pool carries runs out in the process that asks for them)")
+    if settings.provider_budgets != "redis":
+        raise click.UsageError("workers share each provider's rate limits: set LEDGERPANE_PROVIDER_BUDGETS=redis and "
+                               "REDIS_URL (workers each counting alone would together go over them)")
     _migrated(settings)
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     runtime = Runtime(settings)
@@ -271,3 +274,39 @@ def _safe_url(url: str) -> str:
     from sqlalchemy.engine import make_url
 
     return make_url(url).render_as_string(hide_password=True)
+
+
+# --- workbook pull: the sheets into a workbook open in desktop Excel (xlwings) -----------------------------------
+
+@main.group(help="The workbook's sheets (Actuals, Accounts, Dimensions) outside the task pane.")
+def workbook() -> None:
+    pass
+
+
+@workbook.command("pull", help="Write the sheets into a workbook in desktop Excel (Windows or macOS), as tables "
+                               "replaced in place.")
+@click.option("--book", required=True, help="The workbook, e.g. Budget.xlsx (opened in Excel if it is not).")
+@click.option("--url", envvar="LEDGERPANE_URL", required=True, help="The service, e.g. https://ledgerpane.example."
+                                                                    "com (or LEDGERPANE_URL).")
+@click.option("--key", envvar="LEDGERPANE_KEY", required=True, help="A workspace key (or LEDGERPANE_KEY).")
+@click.option("--entity", "entities", type=int, multiple=True, help="Entity id (repeat for several).")
+@click.option("--from", "period_from", help="First period, YYYY-MM.")
+@click.option("--to", "period_to", help="Last period, YYYY-MM.")
+@click.option("--summary", is_flag=True, help="Actuals summed by period x account x dimensions.")
+def workbook_pull(book: str, url: str, key: str, entities: tuple[int, ...], period_from: str | None,
+                  period_to: str | None, summary: bool) -> None:
+    from ledgerpane.client import LedgerpaneError, Workspace
+    from ledgerpane.excel import NEEDS_DESKTOP_EXCEL, has_desktop_excel, open_book, write_sheets
+
+    if not has_desktop_excel():
+        raise click.ClickException(NEEDS_DESKTOP_EXCEL)
+    workspace = Workspace(url, key)
+    try:
+        frames = {"Actuals": workspace.actuals(entities=entities, period_from=period_from, period_to=period_to,
+                                               summary=summary),
+                  "Accounts": workspace.accounts(entities=entities),
+                  "Dimensions": workspace.dimensions()}
+    except LedgerpaneError as error:
+        raise click.ClickException(str(error)) from None
+    write_sheets(open_book(book), frames)
+    click.echo(", ".join(f"{name}: {len(frame):,} rows" for name, frame in frames.items()) + f" written to {book}.")

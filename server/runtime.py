@@ -13,7 +13,7 @@ from flask import current_app
 from server.config import Settings
 from server.connections.vault import Vault, load_cipher
 from server.connectors import Connector, connector_for
-from server.connectors.framework.budgets import SharedBudgets
+from server.connectors.framework.budgets import ProcessBudgets, SharedBudgets
 from server.connectors.framework.http import default_client
 from server.db.engine import make_engine, make_sessionmaker
 from server.db.models import Connection
@@ -39,8 +39,8 @@ class Runtime:
         self.sessions = make_sessionmaker(self.engine)
         self.vault = Vault(load_cipher(settings), self.sessions, lambda connection: self.connector_for(connection).auth)
         self._budgets = shared_budgets(settings)
-        if self._budgets is not None:  # the process-wide client counts provider calls with every other worker
-            default_client().share_budgets(self._budgets)
+        # The process-wide client counts provider calls in these budgets (in Redis: with every other worker).
+        default_client().share_budgets(self._budgets)
 
     def connector_for(self, connection: Connection) -> Connector:
         """A connector for this connection, from its provider and stored setup (cheap: it holds no state of
@@ -54,15 +54,14 @@ class Runtime:
         jobs = getattr(self, "jobs", None)
         if jobs is not None:
             jobs.close()
-        if self._budgets is not None:
-            default_client().share_budgets(None)
-            self._budgets.close()
+        default_client().share_budgets(None)
+        self._budgets.close()
         self.engine.dispose()
 
 
-def shared_budgets(settings: Settings) -> SharedBudgets | None:
+def shared_budgets(settings: Settings) -> ProcessBudgets | SharedBudgets:
     if settings.provider_budgets == "process":
-        return None
+        return ProcessBudgets()
     if settings.provider_budgets != "redis" or not settings.redis_url:
         raise ValueError("LEDGERPANE_PROVIDER_BUDGETS is `process`, or `redis` with REDIS_URL set")
     return SharedBudgets(settings.redis_url, f"{settings.budget_namespace}:budgets")

@@ -130,3 +130,27 @@ function resultFrom(data) {
   if (!data || data.kind !== "oauth-result") return { outcome: "failed" };
   return { outcome: data.outcome, connection_id: data.connection_id, message: data.message };
 }
+
+// ---- The workbook (the Workbook screen) ----------------------------------------------------------------
+// Inside Excel, `batch(context)` runs in one Excel.run: its context.sync() calls are the requests Excel sees.
+// Resolves to null in a plain browser, where there is no workbook to write to.
+export async function inWorkbook(batch) {
+  if ((await detectHost()) !== "excel" || !window.Excel) return null;
+  return window.Excel.run(batch);
+}
+
+// Resizing a table in place and inserting sheets from an .xlsx file both need ExcelApi 1.13 (Excel 2021 and
+// later, Microsoft 365, Excel on the web); older perpetual Excel has neither.
+export async function excelIsRecentEnough() {
+  if ((await detectHost()) !== "excel") return false;
+  return Boolean(window.Office?.context?.requirements?.isSetSupported("ExcelApi", "1.13"));
+}
+
+// Adds the named sheets of an .xlsx file (its bytes as base64) after the workbook's own sheets. Only the
+// report sheet: a template's sample Actuals table must not land beside the user's loaded one.
+export function insertSheets(base64, sheetNames) {
+  return window.Excel.run(async (context) => {
+    context.workbook.insertWorksheetsFromBase64(base64, { positionType: "End", sheetNamesToInsert: sheetNames });
+    await context.sync();
+  });
+}

@@ -103,3 +103,16 @@ export function problemOf(connection) {
   }
   return null;
 }
+
+// What a provider's consent page asks for that people may not expect, said before they sign in (by catalog key).
+const NO_READ_ONLY_SCOPE = "Microsoft offers no read-only permission for Business Central, so its sign-in page asks "
+  + "to read and write your financial data. Ledgerpane only reads: it never changes anything in Business Central.";
+export const CONSENT_NOTES = {
+  "business-central": NO_READ_ONLY_SCOPE,
+  "business-central-sandbox": NO_READ_ONLY_SCOPE,
+};
+
+// The environment step: a provider's groups of companies (Business Central's environments), each with its count.
+export function environmentChoice(name, companies) {
+  return `${name} (${count(companies, "company", "companies")})`;
+}

@@ -8,7 +8,7 @@ from datetime import timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from server.db.models import Member, Role, Workspace, WorkspaceKey, utcnow
 
@@ -58,7 +58,9 @@ def member_for_key(session: Session, key: str) -> Member | None:
     if not key.startswith(KEY_PREFIX):
         return None
     digest = hash_key(key)
-    found = session.scalar(select(WorkspaceKey).where(WorkspaceKey.key_hash == digest))
+    # The key and its member in one query: every API request pays for this lookup.
+    found = session.scalar(select(WorkspaceKey).options(joinedload(WorkspaceKey.member))
+                           .where(WorkspaceKey.key_hash == digest))
     if found is None or found.revoked_at is not None or not hmac.compare_digest(found.key_hash, digest):
         return None
     now = utcnow()

@@ -237,6 +237,10 @@ class Connection(Base):
     # was saved; "" once reviewed. And what arrived unmapped (server/mapping/review.py).
     mapping_review: Mapped[str] = mapped_column(Text, default="")
     unmapped: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Where provider accounts that no row or rule maps land (server/mapping/accounts.py): a workspace account
+    # mirroring them (code and name), the Unmapped account, or `new_accounts_account_id`.
+    new_accounts: Mapped[str] = mapped_column(String(16), default="mirror")
+    new_accounts_account_id: Mapped[int | None] = mapped_column(Integer)
 
     entities: Mapped[list[Entity]] = relationship(back_populates="connection", order_by="Entity.name")
 
@@ -288,6 +292,48 @@ class Account(Base):
     status: Mapped[str] = mapped_column(String(20), default="active")
     currency: Mapped[str | None] = mapped_column(String(3))
     source_updated_at: Mapped[datetime | None]
+    # The workspace account its lines land on, and what placed it there (row, range, prefix, mirror, rule,
+    # unmapped). Lines keep the provider's account (`ledger_line.account_id`), so a new mapping re-places them
+    # by changing this column alone (server/mapping/accounts.py).
+    workspace_account_id: Mapped[int | None] = mapped_column(
+        ForeignKey("workspace_account.id", ondelete="SET NULL"), index=True)
+    placed_by: Mapped[str] = mapped_column(String(10), default="")
+
+
+class WorkspaceAccount(Base):
+    """An account of the workspace's own chart, which reports and the workbook show. It mirrors the providers'
+    accounts by default; admins map provider accounts onto it. One `is_unmapped` account per workspace takes
+    what the mapping leaves unplaced."""
+
+    __tablename__ = "workspace_account"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspace.id", ondelete="CASCADE"), index=True)
+    code: Mapped[str] = mapped_column(String(50), default="")
+    name: Mapped[str] = mapped_column(String(300))
+    account_class: Mapped[str] = mapped_column(String(50), default="")
+    is_unmapped: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AccountMapping(Base):
+    """One line of a connection's account mapping onto a workspace account: a provider account (`kind` account),
+    a range of codes (`range`, from and to inclusive, compared as numbers when all are digits) or a code prefix
+    (`prefix`). A provider account's own row wins; then the first rule in `position` order that matches."""
+
+    __tablename__ = "account_mapping"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspace.id", ondelete="CASCADE"), index=True)
+    connection_id: Mapped[int] = mapped_column(ForeignKey("connection.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(10))  # account, range, prefix
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"), unique=True)
+    code_from: Mapped[str] = mapped_column(String(50), default="")
+    code_to: Mapped[str] = mapped_column(String(50), default="")
+    prefix: Mapped[str] = mapped_column(String(50), default="")
+    workspace_account_id: Mapped[int] = mapped_column(ForeignKey("workspace_account.id", ondelete="CASCADE"),
+                                                      index=True)
 
 
 class Dimension(Base):

@@ -9,13 +9,25 @@ A worker says it is alive every `job_queue_heartbeat_seconds`; one worker at a t
 looks for jobs of workers silent for `job_queue_stalled_seconds` and puts them back in the queue. The job that
 runs again asks runs.py for the connection's run: a run whose process is dead goes back to queued as it stands
 and resumes from its committed cursors, so it ends once; a run a live process still holds is tried again later.
+
+runs.py can tell a dead process only on its own machine (by its pid); for another machine's it waits for the run's
+`stale_after` silence (ten minutes, as batches may be minutes apart). So every worker also holds a presence lock
+for its lifetime (an advisory lock named after it, on a connection of its own whose silent peer PostgreSQL gives up
+by TCP keepalives before the stalled-job sweep acts): a run whose holder's presence lock is free was left by a dead
+worker and is taken over at once, on any machine. A worker that loses its presence connection stops: others may
+take its runs.
 """
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
+import os
+import socket
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from typing import Any
 
 import psycopg
@@ -29,7 +41,7 @@ from sqlalchemy.exc import DBAPIError
 
 from server.db.models import Connection, RefreshRun
 from server.refresh.pipeline import execute
-from server.refresh.runs import RefreshSettings, RunHeldElsewhere, run_to_carry_out, worker_name
+from server.refresh.runs import RefreshSettings, RunHeldElsewhere, not_stopped, run_to_carry_out, worker_name
 from server.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -74,10 +86,41 @@ def refresh_connection(context: JobContext, connection_id: int) -> str:
     with provider_slot(runtime, connection_id) as slot:
         if slot is None:
             raise ProviderBusy(f"connection {connection_id}: its provider has all its run slots taken")
-        run_id = run_to_carry_out(runtime.sessions, connection_id, RefreshSettings.from_settings(runtime.settings))
+        settings = RefreshSettings.from_settings(runtime.settings)
+        try:
+            run_id = run_to_carry_out(runtime.sessions, connection_id, settings)
+        except RunHeldElsewhere:
+            if not holder_gone(runtime, connection_id):
+                raise
+            # Its worker is gone (its presence lock is free): take the run over now rather than after stale_after.
+            run_id = run_to_carry_out(runtime.sessions, connection_id,
+                                      dataclasses.replace(settings, stale_after=timedelta(0)))
+            log.warning("connection %s: the worker carrying out its run is gone; run %s is taken over",
+                        connection_id, run_id)
         if run_id is None:
             return "nothing queued"
         return execute(runtime, run_id)
+
+
+PRESENCE_KEY = "hashtext('ledgerpane-worker:' || current_schema())"
+
+
+def holder_gone(runtime: Runtime, connection_id: int) -> bool:
+    """Whether the worker carrying out the connection's active run is gone, on whatever machine it ran: its
+    presence lock is free. A holder on this machine is left to runs.py's own check (its pid), which also
+    covers processes that hold no presence lock (`ledgerpane refresh` run by hand)."""
+    with runtime.sessions() as session:
+        holder = session.scalar(select(RefreshRun.worker).where(RefreshRun.connection_id == connection_id,
+                                                                not_stopped()).order_by(RefreshRun.id))
+    if not holder or holder.rpartition(":")[0] == socket.gethostname():
+        return False
+    with runtime.engine.connect() as db:
+        free = db.scalar(text(f"SELECT pg_try_advisory_lock({PRESENCE_KEY}, hashtext(:holder))"),
+                         {"holder": holder})
+        if free:
+            db.execute(text(f"SELECT pg_advisory_unlock({PRESENCE_KEY}, hashtext(:holder))"), {"holder": holder})
+        db.commit()
+    return bool(free)
 
 
 @contextlib.contextmanager
@@ -150,48 +193,92 @@ def run_worker(runtime: Runtime, concurrency: int) -> None:
 async def _work(runtime: Runtime, concurrency: int) -> None:
     settings = runtime.settings
     dsn = conninfo(settings.effective_database_url)
+    # Procrastinate runs a sync job on the loop's default executor, whose few threads (cores + 4) would cap the
+    # runs at once below `concurrency`.
+    asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(concurrency, thread_name_prefix="run"))
     app = build_app(settings, PsycopgConnector(conninfo=dsn, min_size=1, max_size=concurrency + 4))
+    name = worker_name()
+    presence = await _hold_presence(dsn, name, settings)
     async with app.open_async():
+        watch = asyncio.create_task(_keep_presence(presence, name, settings))
         sweeper = asyncio.create_task(_retry_stalled_jobs(app, dsn, settings))
         try:
             await app.run_worker_async(
-                name=worker_name(), queues=[QUEUE], concurrency=concurrency, delete_jobs="successful",
+                name=name, queues=[QUEUE], concurrency=concurrency, delete_jobs="successful",
                 additional_context={"runtime": runtime},
                 update_heartbeat_interval=settings.job_queue_heartbeat_seconds,
                 stalled_worker_timeout=settings.job_queue_stalled_seconds)
         finally:
-            sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sweeper
+            for task in (sweeper, watch):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            await presence.close()
+
+
+async def _hold_presence(dsn: str, name: str, settings: Any) -> psycopg.AsyncConnection:
+    """This worker's presence lock, on a connection of its own. Keepalives on both ends: PostgreSQL drops the
+    connection, and with it the lock, when this machine goes silent, and this process notices it has lost it, both
+    well within `job_queue_stalled_seconds`, before the stalled-job sweep hands its jobs to others (a killed
+    process's connection closes at once)."""
+    probe = presence_probe_seconds(settings)
+    presence = await psycopg.AsyncConnection.connect(
+        dsn, autocommit=True, keepalives=1, keepalives_idle=probe, keepalives_interval=probe, keepalives_count=3,
+        tcp_user_timeout=probe * 3000)
+    for setting, value in (("tcp_keepalives_idle", probe), ("tcp_keepalives_interval", probe),
+                           ("tcp_keepalives_count", 3), ("tcp_user_timeout", probe * 3000)):
+        await presence.execute(f"SET {setting} = {value}")
+    cursor = await presence.execute(f"SELECT pg_try_advisory_lock({PRESENCE_KEY}, hashtext(%s))", (name,))
+    if not (await cursor.fetchone())[0]:
+        await presence.close()
+        raise RuntimeError(f"another worker already calls itself {name}")
+    return presence
+
+
+def presence_probe_seconds(settings: Any) -> int:
+    """Seconds between keepalive probes: a silent peer is given up after four of them."""
+    return max(1, int(settings.job_queue_stalled_seconds // 6))
+
+
+async def _keep_presence(presence: psycopg.AsyncConnection, name: str, settings: Any) -> None:
+    """Stop the process if its presence connection is lost: its runs may already be taken over elsewhere, and
+    going on would write a run twice. The runs resume (once) in other workers."""
+    while True:
+        await asyncio.sleep(presence_probe_seconds(settings))
+        try:
+            await presence.execute("SELECT 1")
+        except psycopg.Error as error:
+            log.critical("worker %s lost its presence in the database (%s): stopping at once so that its runs are "
+                         "carried out once, elsewhere", name, type(error).__name__)
+            logging.shutdown()
+            os._exit(75)  # EX_TEMPFAIL: a supervisor starts it again
 
 
 async def _retry_stalled_jobs(app: App, dsn: str, settings: Any) -> None:
-    """Put the jobs of dead workers back in the queue. One worker at a time does it: it holds an advisory lock
-    on a connection of its own (so the lock ends with the process), and the others try again each round."""
+    """Put the jobs of dead workers back in the queue. One worker at a time does it, each round under an advisory
+    lock held for that round's transaction only: a worker that hangs between rounds (stopped, swapped out) keeps
+    no one else from sweeping, its own jobs included."""
     holder: psycopg.AsyncConnection | None = None
-    held = False
     try:
         while True:
             try:
                 if holder is None:
                     holder = await psycopg.AsyncConnection.connect(dsn, autocommit=True)
-                    held = False
-                if not held:
+                async with holder.transaction():
                     cursor = await holder.execute(
-                        "SELECT pg_try_advisory_lock(hashtext('ledgerpane-stalled-jobs:' || current_schema()))")
-                    held = bool((await cursor.fetchone())[0])
-                if held:
-                    for job in await app.job_manager.get_stalled_jobs(
-                            queue=QUEUE, seconds_since_heartbeat=settings.job_queue_stalled_seconds):
-                        await _retry(app, job)
+                        "SELECT pg_try_advisory_xact_lock(hashtext('ledgerpane-stalled-jobs:' || current_schema()))")
+                    if (await cursor.fetchone())[0]:
+                        for job in await app.job_manager.get_stalled_jobs(
+                                queue=QUEUE, seconds_since_heartbeat=settings.job_queue_stalled_seconds):
+                            await _retry(app, job)
             except (psycopg.Error, ConnectorException) as error:
                 log.warning("looking for stalled jobs failed (%s); trying again", type(error).__name__)
                 if holder is not None:
                     await holder.close()
-                holder, held = None, False
+                holder = None
             await asyncio.sleep(settings.job_queue_stalled_seconds / 3)
     finally:
-        if holder is not None:  # the lock goes with the connection: another worker sweeps from now on
+        if holder is not None:
             await holder.close()
 
 

@@ -50,7 +50,8 @@ def provider_accounts(session: Session, connection_id: int) -> list[dict[str, An
                            .where(Account.connection_id == connection_id).order_by(Entity.name, Account.code,
                                                                                    Account.name)).all()
     return [{"id": a.id, "entity_id": a.entity_id, "entity": entity, "code": a.code, "name": a.name,
-             "account_class": a.account_class, "status": a.status} for a, entity in rows]
+             "account_class": a.account_class, "status": a.status, "workspace_account_id": a.workspace_account_id,
+             "placed_by": a.placed_by} for a, entity in rows]
 
 
 def saved(session: Session, connection_id: int) -> list[dict[str, Any]]:

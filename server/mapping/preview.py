@@ -10,7 +10,8 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from server.db.models import Dimension, DimensionMember, LedgerLine
+from server.db.models import Account, Dimension, DimensionMember, LedgerLine, WorkspaceAccount
+from server.mapping.accounts import account_name
 from server.mapping.apply import SLOTS, routings
 from server.mapping.routing import Routing
 
@@ -72,3 +73,50 @@ def _by_dimension(db: Any, workspace_id: int, now: dict, then: dict, new_members
                          "lines_change": lines - lines_now, "amount_change": str(amount - amount_now)})
         out.append({"id": dimension_id, "name": name, "rows": rows})
     return out
+
+
+def placed_accounts(db: Any, connection_id: int) -> dict[int, int | None]:
+    """Where each of the connection's accounts lands now: provider account id -> workspace account id."""
+    return dict(db.execute(select(Account.id, Account.workspace_account_id)
+                           .where(Account.connection_id == connection_id)).all())
+
+
+def account_figures(db: Any, workspace_id: int, connection_id: int, before: dict[int, int | None],
+                    after: dict[int, int | None], new_accounts: set[int] = frozenset()) -> dict[str, Any]:
+    """Per period and workspace account (Unmapped included): lines and amount in base currency with the accounts
+    placed as in `before` (now) and as in `after` (the proposal), read grouped by provider account and period."""
+    now: dict[tuple[str, int | None], list] = defaultdict(lambda: [0, ZERO])
+    then: dict[tuple[str, int | None], list] = defaultdict(lambda: [0, ZERO])
+    moving = 0
+    for account_id, period, lines, amount in db.execute(
+            select(LedgerLine.account_id, LedgerLine.period, func.count(), func.sum(LedgerLine.amount_base))
+            .where(LedgerLine.connection_id == connection_id)
+            .group_by(LedgerLine.account_id, LedgerLine.period)):
+        month = period.isoformat()[:7]
+        was, will = before.get(account_id), after.get(account_id)
+        moving += lines if was != will else 0
+        for table, target in ((now, was), (then, will)):
+            cell = table[(month, target)]
+            cell[0] += lines
+            cell[1] += amount or ZERO
+    accounts = {row.id: row for row in db.execute(
+        select(WorkspaceAccount.id, WorkspaceAccount.code, WorkspaceAccount.name, WorkspaceAccount.is_unmapped)
+        .where(WorkspaceAccount.workspace_id == workspace_id))}
+
+    def order(key: tuple[str, int | None]) -> tuple:
+        account = accounts.get(key[1])
+        return (key[0], not account.is_unmapped if account else True,
+                (account.code.casefold(), account.name.casefold()) if account else ("", ""))
+
+    rows = []
+    for key in sorted({*now, *then}, key=order):
+        month, account_id = key
+        account = accounts.get(account_id)
+        lines_now, amount_now = now.get(key, (0, ZERO))
+        lines, amount = then.get(key, (0, ZERO))
+        rows.append({"period": month, "workspace_account_id": None if account_id in new_accounts else account_id,
+                     "account": account_name(account.code, account.name) if account else "(none)",
+                     "unmapped": bool(account and account.is_unmapped), "new": account_id in new_accounts,
+                     "lines": lines, "amount": str(amount), "lines_now": lines_now, "amount_now": str(amount_now),
+                     "lines_change": lines - lines_now, "amount_change": str(amount - amount_now)})
+    return {"lines_moving": moving, "rows": rows}

@@ -18,6 +18,7 @@ from server.db.models import (
     SourceDimensionOption,
 )
 from server.mapping import audit
+from server.mapping.accounts import place_accounts, unmapped_accounts
 from server.mapping.rules import create_members_by_rule
 
 Snapshot = dict[tuple[str, str], tuple[str, str]]  # (kind, provider id) -> (name, status); kind "" is a dimension
@@ -97,9 +98,34 @@ def dimensions_loaded(db: Any, workspace_id: int, connection_id: int, entity_id:
                    f"Unmapped): {', '.join(sorted(arrived)[:10])}."))
 
 
+def accounts_loaded(db: Any, workspace_id: int, connection_id: int, entity_id: int, entity_name: str,
+                    before: Snapshot, run_id: int | None) -> None:
+    """After a refresh loaded an entity's chart: note what changed, place every account on the workspace chart
+    (new ones by the rows, rules and rule for others), and count what lands on Unmapped (on the connection, and
+    in the log when accounts arrived unmapped: "3 new accounts are unmapped")."""
+    note_changes(db, workspace_id, connection_id, entity_id, entity_name, "accounts",
+                 differences(before, account_snapshot(db, entity_id)), run_id)
+    accounts_added(db, workspace_id, connection_id, entity_id, run_id)
+
+
+def accounts_added(db: Any, workspace_id: int, connection_id: int, entity_id: int, run_id: int | None) -> None:
+    """Accounts the entity's chart or its lines brought: placed, and counted when they land on Unmapped."""
+    arrived = place_accounts(db, workspace_id, connection_id, entity_id).unmapped
+    db.execute(update(Connection).where(Connection.id == connection_id)
+               .values(unmapped=unmapped_members(db, connection_id)[0]))
+    if arrived:
+        count = len(arrived)
+        db.execute(insert(LogEvent).values(
+            workspace_id=workspace_id, connection_id=connection_id, entity_id=entity_id, run_id=run_id,
+            data_type="accounts", status="needs_attention",
+            detail=f"{count} new account{'s are' if count != 1 else ' is'} unmapped (landing on the Unmapped "
+                   f"account): {', '.join(arrived[:10])}{' and more' if count > 10 else ''}."))
+
+
 def unmapped_members(db: Any, connection_id: int) -> tuple[dict[str, Any], list[str]]:
     """What the connection shows as unmapped: provider members of mapped dimensions that land on Unmapped (no
-    row, rule "unmapped") and provider dimensions not mapped at all; and those members' names, all of them."""
+    row, rule "unmapped"), provider dimensions not mapped at all, and accounts on the Unmapped account; and those
+    members' names, all of them."""
     names = list(db.execute(
         select(SourceDimensionOption.name)
         .join(DimensionMapping, DimensionMapping.source_dimension_id == SourceDimensionOption.source_dimension_id)
@@ -110,4 +136,6 @@ def unmapped_members(db: Any, connection_id: int) -> tuple[dict[str, Any], list[
         select(func.count()).select_from(SourceDimension)
         .outerjoin(DimensionMapping, DimensionMapping.source_dimension_id == SourceDimension.id)
         .where(SourceDimension.connection_id == connection_id, DimensionMapping.id.is_(None))).scalar_one()
-    return {"members": len(names), "names": names[:50], "dimensions_not_mapped": not_mapped}, names
+    accounts = unmapped_accounts(db, connection_id)
+    return {"members": len(names), "names": names[:50], "dimensions_not_mapped": not_mapped,
+            "accounts": len(accounts), "account_names": accounts[:50]}, names

@@ -46,8 +46,7 @@ def load_accounts(db: DbConnection, run: Run, entity: EntityScope, records: list
              "account_type": r.account_type or "", "account_class": r.account_class or "",
              "status": r.status, "currency": r.currency, "source_updated_at": r.updated_at} for r in records]
     written = upsert(db, Account.__table__, rows, key=("source_account_id",), scope={"entity_id": entity.id})
-    review.note_changes(db, run.workspace_id, run.connection_id, entity.id, entity.name, "accounts",
-                        review.differences(before, review.account_snapshot(db, entity.id)), run.id)
+    review.accounts_loaded(db, run.workspace_id, run.connection_id, entity.id, entity.name, before, run.id)
     return written
 
 
@@ -90,3 +89,4 @@ def add_accounts_from_lines(db: DbConnection, run: Run, entity: EntityScope, map
     upsert(db, Account.__table__, rows, key=("source_account_id",), scope={"entity_id": entity.id})
     mapper.account_ids.update(db.execute(select(Account.source_account_id, Account.id).where(
         Account.entity_id == entity.id, Account.source_account_id.in_(first))).all())
+    review.accounts_added(db, run.workspace_id, run.connection_id, entity.id, run.id)  # on the workspace chart

@@ -58,6 +58,8 @@ class Dialect:
     # The provider matches its URL paths whatever their case (a provider's own SDK may call /Connections
     # where its documentation says /connections).
     case_insensitive_paths: bool = False
+    # The provider says when to come back on a 503 too (a Retry-After header), not only on a 429.
+    retry_after_when_unavailable: bool = False
     blueprint_names: frozenset[str] = field(init=False, default=frozenset())
 
     def __post_init__(self) -> None:

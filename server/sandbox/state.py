@@ -109,7 +109,9 @@ class Sandbox:
             return self.problem(429, "Too Many Requests", "Rate limit exceeded",
                                 {"Retry-After": str(fault.retry_after), "X-Rate-Limit-Problem": "minute"})
         if fault.kind == "503":
-            return self.problem(503, "Service Unavailable", self.speaking().unavailable)
+            speaking = self.speaking()
+            come_back = {"Retry-After": str(fault.retry_after)} if speaking.retry_after_when_unavailable else None
+            return self.problem(503, "Service Unavailable", speaking.unavailable, come_back)
         return self.problem(500, "Internal Server Error", self.speaking().server_error)
 
     def speaking(self) -> Dialect:

@@ -1,15 +1,31 @@
 """The HTTP API: one blueprint per resource, all under /api/v1."""
 from __future__ import annotations
 
+import os
+
 from flask_openapi3 import OpenAPI
 
-from server.web import connections, dimensions, log, mapping, oauth, providers, runs, schedules, workspace
+from server.web import (
+    connections,
+    dimensions,
+    log,
+    mapping,
+    oauth,
+    providers,
+    report_templates,
+    runs,
+    schedules,
+    workbook,
+    workspace,
+    xlwings_server,
+)
 
-API = (workspace, providers, connections, schedules, runs, log, dimensions, mapping)
+API = (workspace, providers, connections, schedules, runs, log, dimensions, mapping, workbook, report_templates)
 
 
 def api_blueprints() -> list:
-    return [module.bp for module in API]
+    licensed = [xlwings_server] if os.environ.get(xlwings_server.LICENSE_KEY_VARIABLE) else []
+    return [module.bp for module in (*API, *licensed)]
 
 
 def register(app: OpenAPI) -> None:

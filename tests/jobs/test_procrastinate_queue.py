@@ -17,7 +17,7 @@ from tests.support.database import Database, fresh_database_url
 from tests.support.journey import provider_app
 from tests.support.refresh import assert_equals_the_provider, line_total, staged_left, wait_for_run
 from tests.support.waiting import wait_until
-from tests.support.workers import QUICK_QUEUE, worker_env
+from tests.support.workers import QUICK_QUEUE, can_pose_as_another_machine, worker_env
 
 
 @pytest.fixture
@@ -147,3 +147,47 @@ def test_a_provider_runs_no_more_at_once_than_its_slots(journey, provider, db, w
         first, second = sorted((session.get(RefreshRun, r) for r in run_ids), key=lambda run: run.started_at)
     assert first.finished_at <= second.started_at, "one run of the provider at a time, though the worker had room"
     assert "its provider has all its run slots taken" in worker.said()
+
+
+def slow_pages(provider, count: int = 200) -> None:
+    for tenant in provider.tenants():  # slow enough to be caught between two batches
+        provider.admin("POST", f"/admin/tenants/{tenant['tenantId']}/faults",
+                       {"kind": "slow", "delay": 0.2, "count": count}, expect=201)
+
+
+@pytest.mark.skipif(not can_pose_as_another_machine(), reason="needs root and unshare for a host name of its own")
+def test_a_run_on_another_machine_is_kept_while_its_worker_lives_and_taken_over_once_it_dies(
+        journey, provider, db, workers, tmp_path):
+    """Another machine's pid cannot be checked, and the run's own silence is trusted only after stale_after (ten
+    minutes). Stopped (SIGSTOP), the worker's queue heartbeat goes silent and its job is handed on, but its presence
+    connection stays up (the kernel still answers): its run stays its own. Killed, its presence lock goes with its
+    connection and the run is taken over at once, resumed and ended once."""
+    connection_id = journey.connect()
+    journey.select(connection_id)
+    slow_pages(provider)
+    env = worker_env(db, provider, tmp_path, LEDGERPANE_REFRESH_BATCH_ROWS="250")
+    first = workers("elsewhere", env, host="other-machine")
+    run_id = press_play(journey, connection_id)
+    wait_until(lambda: line_total(db) > 0, 120, lambda: f"the run never committed a batch: {first.said()}")
+    os.kill(first.process.pid, signal.SIGSTOP)
+    second = workers("here", env)
+    wait_until(lambda: "is being carried out by other-machine" in second.said(), 60,
+               lambda: f"the second worker never tried the silent worker's job: {second.said()}")
+    assert "is taken over" not in second.said()
+    with db.sessions() as session:
+        held = session.get(RefreshRun, run_id)
+        assert (held.status, held.worker) == ("running", f"other-machine:{first.process.pid}")
+
+    os.kill(first.process.pid, signal.SIGKILL)
+    first.process.wait(timeout=30)
+    provider.admin("POST", "/admin/reset", {"data": False, "faults": True, "stats": False, "limits": False},
+                   expect=200)
+    run = wait_for_run(journey, run_id, 120)  # well inside stale_after
+    assert run["status"] == "succeeded", (run, second.said())
+    assert "is taken over" in second.said()
+    with db.sessions() as session:
+        runs = session.scalars(select(RefreshRun).where(RefreshRun.connection_id == connection_id)).all()
+    assert [(r.id, r.status) for r in runs] == [(run_id, "succeeded")], "the same run resumed, no second one"
+    assert runs[0].worker.endswith(f":{second.process.pid}") and not runs[0].worker.startswith("other-machine")
+    assert_equals_the_provider(db, provider, connection_id)
+    assert not staged_left(db)

@@ -1,15 +1,17 @@
 """Two worker processes pulling from one tenant together stay inside the provider's published limits when their
-budgets are shared in Redis: calls at once (5 per tenant) and calls per window."""
+budgets are shared in Redis: calls at once (5 per tenant) and calls per window. Without Redis, the one process
+keeps the application's window across all its tenants."""
 import uuid
 
 import pytest
 import redis
 
 from server.config import load_settings
-from server.connectors.framework.budgets import SharedLimiter
-from server.connectors.framework.http import RateLimits, TenantLimiter, default_client
+from server.connectors.framework.budgets import AppLimitedLimiter, ProcessBudgets, SharedLimiter
+from server.connectors.framework.http import HttpClient, RateLimits, TenantLimiter, default_client
 from server.runtime import Runtime
 from tests.support.budget_load import Load, push_from_processes
+from tests.support.scripted_server import VirtualClock
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -72,3 +74,31 @@ def test_a_process_set_to_share_budgets_counts_every_provider_call_in_redis(db, 
         runtime.close()
     assert isinstance(default_client().limiter("xero-sandbox:tenant", limits), TenantLimiter), \
         "back to counting in this process once that runtime is gone"
+
+
+def test_without_redis_the_process_keeps_the_applications_window_across_its_tenants():
+    clock = VirtualClock()
+    client = HttpClient(clock=clock)
+    client.share_budgets(ProcessBudgets())
+    limits = RateLimits(per_window=5, window_seconds=60.0, concurrent=5, app_per_window=6)
+    limiters = [client.limiter(f"xero-sandbox:tenant-{n}", limits) for n in range(3)]
+    other_app = client.limiter("qbo-sandbox:tenant-0", limits)
+    sent = []
+    for call in range(12):  # four per tenant: inside each tenant's five, over the application's six
+        limiter = limiters[call % 3]
+        limiter.release(limiter.acquire())
+        sent.append(clock.now)
+    for _ in range(5):  # another provider's app has a window of its own
+        other_app.release(other_app.acquire())
+    assert max(sum(1 for t in sent if start <= t < start + 60) for start in sent) == 6
+    assert sent[6] - sent[0] == pytest.approx(60), "the seventh call waited for the window to move on"
+    assert clock.now == sent[-1]
+
+
+def test_a_process_without_redis_counts_the_applications_window(db, tmp_path):
+    runtime = Runtime(load_settings({"database_url": db.url, "var_dir": tmp_path, "provider_budgets": "process"}))
+    try:
+        limiter = default_client().limiter("xero-sandbox:tenant", RateLimits(per_window=10, app_per_window=100))
+        assert isinstance(limiter, AppLimitedLimiter)
+    finally:
+        runtime.close()

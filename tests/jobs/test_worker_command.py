@@ -28,3 +28,10 @@ def test_a_worker_needs_the_shared_queue(tmp_path):
     result = CliRunner().invoke(main, ["worker"], env={"LEDGERPANE_VAR_DIR": str(tmp_path),
                                                        "LEDGERPANE_JOB_QUEUE": "threads"})
     assert result.exit_code == 2 and "LEDGERPANE_JOB_QUEUE=procrastinate" in result.output
+
+
+def test_a_worker_needs_budgets_shared_with_the_other_workers(tmp_path):
+    result = CliRunner().invoke(main, ["worker"], env={"LEDGERPANE_VAR_DIR": str(tmp_path),
+                                                       "LEDGERPANE_JOB_QUEUE": "procrastinate",
+                                                       "LEDGERPANE_PROVIDER_BUDGETS": "process"})
+    assert result.exit_code == 2 and "LEDGERPANE_PROVIDER_BUDGETS=redis" in result.output, result.output

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pytest
 from sqlalchemy import select
 
-from server.db.models import LedgerLine
+from server.db.models import Account, LedgerLine, WorkspaceAccount
 from tests.support.journey import provider_app
 from tests.support.refresh import run_refresh
 
@@ -51,6 +51,16 @@ class MappingCalls:
         assert response.status_code == expect, response.get_json()
         return response.get_json()
 
+    def put(self, body: dict, expect: int = 200) -> dict:
+        response = self.client.put(self.url(), json=body, headers=self.headers)
+        assert response.status_code == expect, response.get_json()
+        return response.get_json()
+
+    def preview_body(self, body: dict) -> dict:
+        response = self.client.post(self.url("/preview"), json=body, headers=self.headers)
+        assert response.status_code == 200, response.get_json()
+        return response.get_json()
+
     def preview(self, dimensions: list[dict]) -> dict:
         response = self.client.post(self.url("/preview"), json={"dimensions": dimensions}, headers=self.headers)
         assert response.status_code == 200, response.get_json()
@@ -85,4 +95,20 @@ def placed(db, books):
                                          row.amount_base, row.period)
                     for row in session.execute(select(LedgerLine).where(
                         LedgerLine.connection_id == books.connection_id)).scalars()}
+    return read
+
+
+@pytest.fixture
+def accounted(db, books):
+    """Each loaded line of the connection: its provider account, that account's workspace account (code and
+    name), amount in base currency, period."""
+    def read() -> dict[str, tuple]:
+        with db.sessions() as session:
+            return {line_id: (account_id, f"{code} {name}".strip(), amount, period)
+                    for line_id, account_id, code, name, amount, period in session.execute(
+                        select(LedgerLine.source_line_id, LedgerLine.account_id, WorkspaceAccount.code,
+                               WorkspaceAccount.name, LedgerLine.amount_base, LedgerLine.period)
+                        .join(Account, Account.id == LedgerLine.account_id)
+                        .join(WorkspaceAccount, WorkspaceAccount.id == Account.workspace_account_id)
+                        .where(LedgerLine.connection_id == books.connection_id))}
     return read

@@ -91,7 +91,7 @@ def test_the_connection_shows_source_changed_and_unmapped_counts(mapping, journe
     assert shown["mapping_review"] == ""
     assert shown["unmapped"] == {"members": len(provider_region["members"]),
                                  "names": sorted(m["name"] for m in provider_region["members"]),
-                                 "dimensions_not_mapped": 1}
+                                 "dimensions_not_mapped": 1, "accounts": 0, "account_names": []}
     add_option_and_use_it(provider, books.tenant_id, "Hobart")
     assert run_refresh(journey, books.connection_id)["status"] == "succeeded"
     shown = journey.connection(books.connection_id)

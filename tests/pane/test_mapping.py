@@ -274,3 +274,33 @@ def test_a_member_sees_the_mapping_read_only(page, books):
     expect(page.locator("#view").get_by_role("combobox")).to_have_count(0)
     expect(page.get_by_role("button", name="Save mapping")).to_have_count(0)
     check_screen(page, server.url, "mapping-readonly")
+
+
+def test_account_rules_are_edited_previewed_and_saved(page, books):
+    server, api, connection_id, region, provider_region = books
+    open_pane(page, server)
+    open_details(page, "Acme books")
+    page.get_by_role("region", name="Mapping", exact=True).get_by_role("button", name="Edit mapping").click()
+    expect(page.get_by_role("heading", name="Mapping: Acme books")).to_be_focused()
+
+    accounts = group(page, "Accounts")
+    expect(accounts.get_by_label("Accounts no row or rule maps land on")).to_have_value("mirror")
+    accounts.get_by_role("button", name="Add a code rule").click()
+    expect(accounts.get_by_label("Rule 1: first code")).to_be_focused()
+    accounts.get_by_label("Rule 1: first code").fill("400")
+    accounts.get_by_label("Rule 1: last code").fill("499")
+    accounts.get_by_label("Rule 1: lands on workspace account").fill("6000 Overheads")
+    table = page.get_by_role("region", name="Accounts: the latest 3 periods")
+    expect(table.get_by_role("rowheader", name="6000 Overheads (new)")).to_be_visible()
+    expect(page.get_by_text(re.compile(r"^[\d,]+ loaded lines? would change account\."))).to_be_visible()
+    check_screen(page, server.url, "mapping-accounts")
+    page.get_by_role("button", name="Save mapping").click()
+
+    expect(page.get_by_role("status").filter(has_text="Acme books: mapping saved")).to_contain_text(
+        re.compile(r"[\d,]+ accounts? re-mapped"))
+    seen = api.mapping(connection_id)
+    overheads = next(a["id"] for a in seen["workspace_accounts"] if (a["code"], a["name"]) == ("6000", "Overheads"))
+    assert seen["account_mapping"]["rules"] == [{"kind": "range", "code_from": "400", "code_to": "499",
+                                                 "workspace_account_id": overheads}]
+    placed = {a["code"]: a["workspace_account_id"] for a in seen["accounts"]}
+    assert placed["429"] == placed["404"] == overheads and placed["800"] != overheads

@@ -42,6 +42,7 @@ export function listView(container) {
 
   container.append(
     el("div", { class: "section-head" }, el("h2", { class: "subtitle" }, "Connections"), add),
+    el("p", {}, el("a", { href: "#/workbook" }, "Load into workbook…")),
     el("div", { class: "toolbar" },
       el("label", { class: "field search" }, el("span", {}, "Search"), search),
       el("div", { class: "sort" }, el("label", { class: "field" }, el("span", {}, "Sort by"), sort), order)),

@@ -34,7 +34,9 @@ export function logView(container) {
     for (const [name, value] of Object.entries(filters)) if (value) params.set(name, value);
     const page = await getJson(`/api/v1/log?${params}`);
     list.replaceChildren(...page.items.map(eventItem));
-    summary.textContent = page.total ? `${count(page.total, "event")}, newest first` : "No events match.";
+    // The service counts up to a limit: past it, the pane says "more than".
+    const counted = page.total_exact ? count(page.total, "event") : `More than ${count(page.total, "event")}`;
+    summary.textContent = page.total ? `${counted}, newest first` : "No events match.";
   };
   for (const [name, field] of [["connection_id", connection], ["entity_id", entity], ["data_type", dataType],
     ["status", status]]) {

@@ -239,6 +239,204 @@ export function mappingEditor(into, data, { editable, changed = () => {}, onCrea
   return { plans: () => plansOf(groups, choices), problem, groups };
 }
 
+// --- the accounts: the rule for accounts no row or rule maps, code ranges and prefixes, and rows per account
+
+const NEW_ACCOUNT_RULES = {
+  mirror: "Own account (same code and name)",
+  unmapped: "The Unmapped account",
+};
+
+function accountLabel(account) {
+  return `${account.code} ${account.name}`.trim();
+}
+
+// Draws the account mapping into `into`. A target is typed or picked (a workspace account by its code and
+// name); a name the chart does not have yet becomes a new workspace account when saved. Returns {plan(),
+// problem()}.
+export function accountsEditor(into, data, { editable, changed = () => {} }) {
+  const saved = data.account_mapping || { new_accounts: "mirror", rows: [], rules: [] };
+  const chart = (data.workspace_accounts || []).filter((account) => !account.unmapped);
+  const chartById = new Map(chart.map((account) => [account.id, account]));
+  const labelOf = (id) => (chartById.has(id) ? accountLabel(chartById.get(id)) : "");
+  const state = {
+    rule: saved.new_accounts,
+    rules: saved.rules.map((rule) => ({ ...rule, target: labelOf(rule.workspace_account_id) })),
+    rows: saved.rows.map((row) => ({ account: row.provider_account_id, target: labelOf(row.workspace_account_id) })),
+  };
+  const accounts = data.accounts || [];
+  const listId = "workspace-accounts-list";
+
+  const target = (text) => {
+    const wanted = text.trim().toLowerCase();
+    const found = chart.find((account) => accountLabel(account).toLowerCase() === wanted);
+    if (found) return { workspace_account_id: found.id };
+    const [first, ...rest] = text.trim().split(/\s+/);
+    return /^\d+$/.test(first) && rest.length ? { new_account: { code: first, name: rest.join(" ") } }
+      : { new_account: { code: "", name: text.trim() } };
+  };
+  const rules = saved.new_accounts === "account" // a chosen account, set through the API: kept as it is
+    ? { ...NEW_ACCOUNT_RULES, account: labelOf(saved.new_accounts_account_id) || "A chosen account" }
+    : NEW_ACCOUNT_RULES;
+  const plan = () => ({
+    new_accounts: state.rule,
+    ...(state.rule === "account" ? { new_accounts_account_id: saved.new_accounts_account_id } : {}),
+    rules: state.rules.map((rule) => ({ kind: rule.kind, ...(rule.kind === "range"
+      ? { code_from: rule.code_from.trim(), code_to: rule.code_to.trim() } : { prefix: rule.prefix.trim() }),
+    ...target(rule.target) })),
+    rows: state.rows.map((row) => ({ provider_account_id: row.account, ...target(row.target) })),
+  });
+  const problem = () => {
+    for (const rule of state.rules) {
+      if (rule.kind === "range" && (!rule.code_from.trim() || !rule.code_to.trim())) {
+        return "Give the first and last code of each range.";
+      }
+      if (rule.kind === "prefix" && !rule.prefix.trim()) return "Give the code prefix of each prefix rule.";
+      if (!rule.target.trim()) return "Choose the workspace account each rule lands on.";
+    }
+    if (state.rows.some((row) => !row.target.trim())) return "Choose the workspace account each account row lands on.";
+    return "";
+  };
+
+  const input = (label, value, focus, set) => {
+    const box = el("input", { class: "input", type: "text", value, "aria-label": label, "data-focus": focus,
+      list: listId, autocomplete: "off" });
+    box.addEventListener("input", () => {
+      set(box.value);
+      changed();
+    });
+    return box;
+  };
+  const remove = (label, focus, action) => el("button", { class: "button small", type: "button",
+    "aria-label": label, "data-focus": focus, onclick: () => {
+      action();
+      redraw("accounts-add-rule");
+    } }, "Remove");
+
+  const ruleLine = (rule, at) => {
+    const n = at + 1;
+    const kind = el("select", { class: "input", "aria-label": `Rule ${n}: kind`, "data-focus": `rule-${at}-kind` },
+      el("option", { value: "range", selected: rule.kind === "range" }, "Code range"),
+      el("option", { value: "prefix", selected: rule.kind === "prefix" }, "Code prefix"));
+    kind.addEventListener("change", () => {
+      rule.kind = kind.value;
+      redraw(`rule-${at}-kind`);
+    });
+    const codes = rule.kind === "range"
+      ? [input(`Rule ${n}: first code`, rule.code_from, `rule-${at}-from`, (v) => { rule.code_from = v; }),
+        input(`Rule ${n}: last code`, rule.code_to, `rule-${at}-to`, (v) => { rule.code_to = v; })]
+      : [input(`Rule ${n}: codes starting with`, rule.prefix, `rule-${at}-prefix`, (v) => { rule.prefix = v; })];
+    codes.forEach((box) => box.removeAttribute("list"));
+    return el("li", { class: "account-rule" }, kind, ...codes,
+      input(`Rule ${n}: lands on workspace account`, rule.target, `rule-${at}-target`, (v) => { rule.target = v; }),
+      remove(`Remove rule ${n}`, `rule-${at}-remove`, () => state.rules.splice(at, 1)));
+  };
+  const rowLine = (row, at) => {
+    const n = at + 1;
+    const pick = el("select", { class: "input", "aria-label": `Account row ${n}: provider account`,
+      "data-focus": `row-${at}-account` }, ...accounts.map((account) => el("option", { value: account.id,
+      selected: account.id === row.account }, `${accountLabel(account)}${account.entity ? ` (${account.entity})` : ""}`)));
+    pick.addEventListener("change", () => {
+      row.account = Number(pick.value);
+      changed();
+    });
+    return el("li", { class: "account-rule" }, pick,
+      input(`Account row ${n}: lands on workspace account`, row.target, `row-${at}-target`, (v) => { row.target = v; }),
+      remove(`Remove account row ${n}`, `row-${at}-remove`, () => state.rows.splice(at, 1)));
+  };
+
+  const draw = () => {
+    if (!editable) {
+      const where = new Map(accounts.map((account) => [account.id, account]));
+      into.replaceChildren(el("section", { class: "card map-group", "aria-label": "Accounts" },
+        el("h4", { class: "map-title" }, "Accounts"),
+        el("p", {}, `Accounts no row or rule maps land on: ${rules[state.rule]}.`),
+        el("ul", { class: "plain-list map-list" },
+          ...state.rules.map((rule) => el("li", {}, `${rule.kind === "range" ? `Codes ${rule.code_from}–${rule.code_to}`
+            : `Codes starting ${rule.prefix}`}: ${rule.target}`)),
+          ...state.rows.map((row) => el("li", {}, `${where.has(row.account) ? accountLabel(where.get(row.account))
+            : "An account"}: ${row.target}`)))));
+      return;
+    }
+    const rule = el("select", { class: "input", "data-focus": "accounts-rule" }, ...Object.entries(rules)
+      .map(([key, label]) => el("option", { value: key, selected: key === state.rule }, label)));
+    rule.addEventListener("change", () => {
+      state.rule = rule.value;
+      changed();
+    });
+    into.replaceChildren(el("section", { class: "card map-group", "aria-labelledby": "map-accounts" },
+      el("h4", { id: "map-accounts", class: "map-title" }, "Accounts"),
+      el("p", { class: "secondary" }, "An account's own row wins; then the first rule that matches its code."),
+      el("datalist", { id: listId }, ...chart.map((account) => el("option", { value: accountLabel(account) }))),
+      el("label", { class: "field" }, el("span", {}, "Accounts no row or rule maps land on"), rule),
+      el("h5", { class: "map-title" }, "Rules by code"),
+      el("ol", { class: "plain-list account-rules" }, ...state.rules.map(ruleLine)),
+      el("button", { class: "button small", type: "button", "data-focus": "accounts-add-rule", onclick: () => {
+        state.rules.push({ kind: "range", code_from: "", code_to: "", prefix: "", target: "" });
+        redraw(`rule-${state.rules.length - 1}-from`);
+      } }, "Add a code rule"),
+      el("h5", { class: "map-title" }, "Rows per account"),
+      el("ol", { class: "plain-list account-rules" }, ...state.rows.map(rowLine)),
+      accounts.length ? el("button", { class: "button small", type: "button", "data-focus": "accounts-add-row",
+        onclick: () => {
+          state.rows.push({ account: accounts[0].id, target: "" });
+          redraw(`row-${state.rows.length - 1}-account`);
+        } }, "Add an account row") : null));
+  };
+  function redraw(focusKey) {
+    draw();
+    into.querySelector(`[data-focus="${focusKey}"]`)?.focus();
+    changed();
+  }
+  draw();
+  return { plan, problem };
+}
+
+// The accounts part of a preview: how many lines would change account, the Unmapped share, and the workspace
+// accounts whose lines change, over the latest periods.
+export function accountsPreview(answer) {
+  const rows = answer.rows || [];
+  const periods = [...new Set(rows.map((row) => row.period))].sort().slice(-PREVIEW_PERIODS);
+  let all = 0;
+  let allNow = 0;
+  let unmapped = 0;
+  let unmappedNow = 0;
+  const change = new Map();
+  for (const row of rows) {
+    all += row.lines;
+    allNow += row.lines_now;
+    if (row.unmapped) {
+      unmapped += row.lines;
+      unmappedNow += row.lines_now;
+    }
+    const entry = change.get(row.account) || { row, lines: 0, changed: false };
+    entry.lines += row.lines;
+    entry.changed ||= row.lines_change !== 0;
+    change.set(row.account, entry);
+  }
+  const share = (part, whole) => (whole ? `${Math.round((part / whole) * 100)}%` : "0%");
+  const shown = [...change.values()].filter((entry) => entry.changed || entry.row.unmapped)
+    .sort((a, b) => (b.row.unmapped - a.row.unmapped) || b.lines - a.lines).slice(0, 12);
+  const cell = (account, period) => {
+    const row = rows.find((item) => item.account === account && item.period === period);
+    return row ? Number(row.lines).toLocaleString("en-GB") : "–";
+  };
+  const caption = `Accounts: the latest ${count(periods.length, "period")}`;
+  return el("div", { class: "preview-dimension" },
+    el("h4", { class: "map-title" }, "Accounts"),
+    el("p", {}, answer.lines_moving ? `${count(answer.lines_moving, "loaded line")} would change account.`
+      : "No loaded line would change account."),
+    el("p", { class: "unmapped-share" }, el("strong", {}, `Unmapped account: ${share(unmapped, all)} of lines`),
+      ` (now ${share(unmappedNow, allNow)})`),
+    shown.length ? el("div", { class: "table-scroll", role: "region", "aria-label": caption, tabindex: "0" },
+      el("table", { class: "preview-table" },
+        el("caption", { class: "visually-hidden" }, caption),
+        el("thead", {}, el("tr", {}, el("th", { scope: "col" }, "Workspace account"),
+          ...periods.map((period) => el("th", { scope: "col" }, monthLabel(period))))),
+        el("tbody", {}, ...shown.map(({ row }) => el("tr", { class: row.unmapped ? "is-unmapped" : null },
+          el("th", { scope: "row" }, row.account, row.new ? " (new)" : ""),
+          ...periods.map((period) => el("td", {}, cell(row.account, period)))))))) : null);
+}
+
 // --- the preview
 
 // Per workspace dimension the plan maps onto: a period x member table of lines (or amounts), the Unmapped row
@@ -313,7 +511,7 @@ function monthLabel(period) {
 }
 
 // A preview region that asks the service again (after a short pause) whenever the plans change.
-function livePreview(connectionId, editor) {
+function livePreview(connectionId, editor, accountsEditor = null) {
   const region = el("section", { class: "card", "aria-labelledby": `preview-${connectionId}`, "aria-live": "polite" },
     el("h3", { id: `preview-${connectionId}` }, "Preview"));
   const body = el("div", {}, el("p", { class: "secondary" }, "Working out where the lines land…"));
@@ -324,20 +522,22 @@ function livePreview(connectionId, editor) {
     clearTimeout(timer);
     timer = setTimeout(async () => {
       const plans = editor.plans();
-      const problem = editor.problem();
+      const problem = editor.problem() || accountsEditor?.problem();
       if (problem) {
         body.replaceChildren(el("p", { class: "field-error" }, problem));
         return;
       }
-      if (!plans.length) {
+      if (!plans.length && !accountsEditor) {
         body.replaceChildren(el("p", { class: "secondary" }, "Nothing is mapped: every line stays on Unmapped."));
         return;
       }
       const mine = ++asked;
       try {
         const answer = await sendJson("POST", `/api/v1/connections/${connectionId}/mapping/preview`,
-          { dimensions: plans });
-        if (mine === asked) body.replaceChildren(previewTable(answer, plans));
+          accountsEditor ? { dimensions: plans, accounts: accountsEditor.plan() } : { dimensions: plans });
+        if (mine === asked) {
+          body.replaceChildren(previewTable(answer, plans), accountsEditor ? accountsPreview(answer.accounts) : "");
+        }
       } catch (error) {
         if (!(error instanceof ApiError || error instanceof NetworkError)) throw error;
         if (mine === asked) body.replaceChildren(el("p", { class: "field-error" }, error.message));
@@ -357,14 +557,18 @@ async function createDimension(name) {
   }
 }
 
-export async function saveMapping(connectionId, plans) {
-  return sendJson("PUT", `/api/v1/connections/${connectionId}/mapping`, { dimensions: plans });
+export async function saveMapping(connectionId, plans, accounts = null) {
+  return sendJson("PUT", `/api/v1/connections/${connectionId}/mapping`,
+    accounts ? { dimensions: plans, accounts } : { dimensions: plans });
 }
 
 export function savedSentence(name, saved) {
   const created = saved.members_created.length
     ? ` New members: ${saved.members_created.slice(0, 5).join(", ")}${saved.members_created.length > 5 ? "…" : ""}.` : "";
-  return `${name}: mapping saved; ${count(saved.lines_moved, "loaded line")} moved.${created}`;
+  const accounts = saved.accounts_moved?.accounts
+    ? ` ${count(saved.accounts_moved.accounts, "account")} re-mapped (${count(saved.accounts_moved.lines, "line")}).`
+    : "";
+  return `${name}: mapping saved; ${count(saved.lines_moved, "loaded line")} moved.${created}${accounts}`;
 }
 
 // --- the wizard's step
@@ -486,6 +690,10 @@ export function mappingSection(connection, role) {
     unmapped.dimensions_not_mapped
       ? `${count(unmapped.dimensions_not_mapped, "provider dimension is", "provider dimensions are")} not mapped.`
       : null,
+    unmapped.accounts
+      ? `${count(unmapped.accounts, "account lands", "accounts land")} on the Unmapped account: `
+        + `${(unmapped.account_names || []).slice(0, 5).join(", ")}${unmapped.accounts > 5 ? "…" : ""}.`
+      : null,
   ].filter(Boolean);
   return el("section", { class: "card", "aria-labelledby": id },
     el("h3", { id }, "Mapping"),
@@ -509,36 +717,41 @@ export function mappingView(container, { id }) {
     .then(([connection, data]) => {
       const heading = el("h2", { class: "subtitle", tabindex: "-1" }, `Mapping: ${connection.name}`);
       const groups = el("div");
+      const accountsPart = el("div");
       const back = () => navigate(`/connections/${connectionId}`);
       const page = el("div", { class: admin ? "wizard" : null }, backTo(connection), heading);
       if (data.review) {
         page.append(el("div", { class: "message warn" }, el("p", {}, "Source changed: review mapping. ",
           el("span", { class: "review-text" }, data.review.split("\n").join(" ")))));
       }
-      if (!data.provider_dimensions.length) {
+      if (!data.provider_dimensions.length && !data.accounts.length) {
         page.append(el("p", {}, `${connection.name} has no provider dimensions yet: they arrive with a refresh.`));
         container.append(page);
         heading.focus();
         return;
       }
       const save = el("button", { class: "button primary", type: "button" }, "Save mapping");
-      const editor = mappingEditor(groups, data, { editable: admin, onCreateDimension: admin ? createDimension : null,
-        changed: () => {
-          save.disabled = Boolean(editor.problem());
-          preview?.ask();
-        } });
+      let editor = null;
+      let accounts = null;
+      const changed = () => {
+        save.disabled = Boolean(editor?.problem() || accounts?.problem());
+        preview?.ask();
+      };
+      editor = mappingEditor(groups, data, { editable: admin, onCreateDimension: admin ? createDimension : null,
+        changed });
+      accounts = accountsEditor(accountsPart, data, { editable: admin, changed });
       page.append(el("p", { class: "secondary" }, admin
         ? "Proposed matches (same name or code) are filled in beside what is saved. Saving moves the lines already "
           + "loaded, and every refresh after follows it."
-        : "Only a workspace admin can change the mapping."), groups);
+        : "Only a workspace admin can change the mapping."), groups, accountsPart);
       if (admin) {
-        preview = livePreview(connectionId, editor);
+        preview = livePreview(connectionId, editor, accounts);
         page.append(preview.region);
         preview.ask();
         save.addEventListener("click", async () => {
           save.disabled = true;
           try {
-            const saved = await saveMapping(connectionId, editor.plans());
+            const saved = await saveMapping(connectionId, editor.plans(), accounts.plan());
             back();
             notify(savedSentence(connection.name, saved), "success");
             loadConnections().catch(() => {});

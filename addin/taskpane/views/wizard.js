@@ -1,6 +1,7 @@
 // Add a data source, step by step: the catalog, the provider's setup form (only where its catalog
-// entry has setup fields), the consent in an Office dialog or a popup, the companies and ledgers, and
-// Finish, which starts the first refresh. Reconnecting walks the same steps from the consent on.
+// entry has setup fields), the consent in an Office dialog or a popup, the environment (only where the
+// sign-in reaches companies in more than one), the companies and ledgers, and Finish, which starts the
+// first refresh. Reconnecting walks the same steps from the consent on.
 
 import { notify } from "../actions.js";
 import { ApiError, getJson, NetworkError, sendJson } from "../api.js";
@@ -8,7 +9,7 @@ import { announce, el } from "../dom.js";
 import { openConsent } from "../host.js";
 import { navigate } from "../router.js";
 import { getState, loadConnections } from "../store.js";
-import { count, DATA_TYPES } from "../words.js";
+import { CONSENT_NOTES, count, DATA_TYPES, environmentChoice } from "../words.js";
 import { mappingAtFinish, savedSentence, wizardMappingStep } from "./mapping.js";
 
 const CONSENT_PROBLEMS = {
@@ -40,6 +41,7 @@ function stepsFor(draft) {
     draft.mode === "add" && { key: "source", title: "Choose a data source" },
     draft.provider && draft.provider.setup_fields.length > 0 && { key: "setup", title: `Set up ${draft.provider.name}` },
     { key: "consent", title: `Sign in to ${draft.provider ? draft.provider.name : "the provider"}` },
+    environmentsOf(draft.entities).length > 1 && { key: "environment", title: "Choose an environment" },
     { key: "companies", title: "Choose companies and ledgers" },
     // Saving a mapping is for admins: a member adding a source skips it (Finish says an admin can map later).
     draft.mode === "add" && getState().workspace.role === "admin" && { key: "mapping", title: "Map dimensions" },
@@ -150,9 +152,11 @@ const STEPS = {
     const outcome = el("div", { "aria-live": "polite" });
     const signIn = el("button", { class: "button primary", type: "button" },
       draft.consented ? "Sign in again" : `Sign in to ${name}`);
+    const note = CONSENT_NOTES[draft.provider.key];
     body.append(
       el("p", {}, `A window opens at ${name}. Sign in there and allow Ledgerpane to read your accounting data. `
         + "Ledgerpane never sees your password."),
+      note ? el("p", { class: "message" }, note) : null,
       signIn, outcome);
     signIn.addEventListener("click", async () => {
       signIn.disabled = true;
@@ -175,8 +179,33 @@ const STEPS = {
     return { ready: () => Boolean(draft.consented) };
   },
 
+  environment(body, draft, changed) {
+    const environments = environmentsOf(draft.entities);
+    if (!environments.includes(draft.environment)) {
+      // Reconnecting: the environment of the companies already chosen.
+      const chosen = draft.entities.find((entity) => entity.selected && entity.available && entity.group);
+      draft.environment = chosen ? chosen.group : null;
+    }
+    const radios = environments.map((name) => {
+      const input = el("input", { type: "radio", name: "environment", value: name,
+        checked: draft.environment === name });
+      input.addEventListener("change", () => {
+        draft.environment = name;
+        changed();
+      });
+      const companies = draft.entities.filter((entity) => entity.available && entity.group === name).length;
+      return el("label", { class: "choice" }, input, el("span", {}, environmentChoice(name, companies)));
+    });
+    body.append(
+      el("p", {}, "Your sign-in reaches more than one environment. Choose the one whose companies to bring in."),
+      el("fieldset", { class: "choices" }, el("legend", {}, "Environments"), ...radios));
+    return { ready: () => environments.includes(draft.environment) };
+  },
+
   companies(body, draft, changed) {
-    const chooser = companyChooser(draft.entities, changed);
+    const shown = environmentsOf(draft.entities).length > 1
+      ? draft.entities.filter((entity) => entity.group === draft.environment) : draft.entities;
+    const chooser = companyChooser(shown, changed);
     body.append(chooser.element);
     return {
       ready: () => chooser.selected().length > 0,
@@ -224,6 +253,11 @@ const STEPS = {
     };
   },
 };
+
+// The groups the available companies sit in (environments), where the provider has them.
+function environmentsOf(entities) {
+  return [...new Set(entities.filter((entity) => entity.available && entity.group).map((entity) => entity.group))];
+}
 
 // Our start link for the consent: a new connection the first time, a fresh link for it after that.
 async function startLink(draft) {

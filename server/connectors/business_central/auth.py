@@ -81,7 +81,8 @@ class MsalFlow:
         return Consent(credential={"cache": cache.serialize(), "account": accounts[0]["home_account_id"]},
                        account=str(claims.get("preferred_username") or "")[:320],
                        account_id=str(claims.get("oid") or "")[:200],
-                       setup={"aad_tenant": str(claims.get("tid") or "")})
+                       # The user, with its tenant, is what Business Central counts requests by (rate_key).
+                       setup={"aad_tenant": str(claims.get("tid") or ""), "user": str(claims.get("oid") or "")})
 
     def access_token(self, credential: Credential) -> tuple[str, float | None]:
         """The newest access token in the cache for our scopes, and when it expires (epoch seconds)."""

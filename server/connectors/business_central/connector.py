@@ -19,7 +19,7 @@ from server.connectors.business_central.auth import MsalFlow
 from server.connectors.framework.connector import Company, Connector
 from server.connectors.framework.errors import BadResponse
 from server.connectors.framework.http import HttpClient, RateLimits, RequestRecord, TokenSource
-from server.connectors.framework.paginators import NextLink, Options, PageRequest
+from server.connectors.framework.paginators import EachOption, NextLink, Options, PageRequest
 from server.connectors.framework.records import (
     Account,
     CompanyProfile,
@@ -29,6 +29,7 @@ from server.connectors.framework.records import (
     DimensionValue,
     LedgerLine,
     Role,
+    TrialBalanceRow,
 )
 from server.connectors.framework.streams import Incremental, Stream
 
@@ -159,6 +160,39 @@ class GeneralLedgerEntriesStream(CompanyStream):
             created_at=parse_instant(raw.get("lastModifiedDateTime")), account_code=raw.get("accountNumber"))
 
 
+class TrialBalancesStream(CompanyStream):
+    """`trialBalances` for each month that ends at a period end (option `period_ends`):
+    `$filter=dateFilter ge <first of the month> and dateFilter le <period end>` (Microsoft's own example, §3.3).
+    totalDebit/totalCredit are the net change between the dates: the month's movement, which reconciliation
+    compares as it is; balanceAtDate* the balance at the end date. Amounts are strings, with thousands
+    separators. Heading and total lines are not accounts."""
+
+    name = "trial_balance"
+    path = "/{environment}/api/v2.0/companies({company})/trialBalances"
+    role = Role.trial_balance
+    paginator = EachOption(param="period_end", option="period_ends")
+
+    def request_params(self, cursor: str | None, request: PageRequest, options: Options) -> dict[str, Any]:
+        end = date.fromisoformat(str(request.params["period_end"]))
+        return {"$filter": f"dateFilter ge {end.replace(day=1).isoformat()} and dateFilter le {end.isoformat()}"}
+
+    def parse_record(self, raw: dict[str, Any], request: PageRequest) -> Iterable[TrialBalanceRow]:
+        if (raw.get("accountType") or "Posting") != "Posting" or not raw.get("accountId"):
+            return
+        debit, credit = _amount(raw.get("totalDebit")), _amount(raw.get("totalCredit"))
+        balance = _amount(raw.get("balanceAtDateDebit")) - _amount(raw.get("balanceAtDateCredit"))
+        # year_to_date: the balance at the date, for every class (a P&L account's runs from its last closing
+        # at Business Central); month_movement is what reconciliation reads.
+        yield TrialBalanceRow(period_end=date.fromisoformat(str(request.params["period_end"])),
+                              account_id=raw["accountId"], account_code=raw.get("number") or None,
+                              account_name=raw.get("display") or "", year_to_date=balance, debit=debit,
+                              credit=credit, month_movement=debit - credit)
+
+
+def _amount(text: Any) -> Decimal:
+    return Decimal(str(text or "0").replace(",", ""))
+
+
 class BusinessCentralConnector(Connector):
     key = "business_central"
     display_name = "Business Central"
@@ -167,7 +201,7 @@ class BusinessCentralConnector(Connector):
     uses_pkce = True  # MSAL adds it
     dimension_kinds = ("dimensions",)
     streams = (CompanyInformationStream(), CurrenciesStream(), AccountsStream(), DimensionsStream(),
-               GeneralLedgerEntriesStream())
+               GeneralLedgerEntriesStream(), TrialBalancesStream())
     rate_limits = BUSINESS_CENTRAL_LIMITS
     refresh_token_idle_days = 90  # Entra refresh tokens: 90 days (providers.md §0.2, §3.1)
 
@@ -188,6 +222,15 @@ class BusinessCentralConnector(Connector):
     def request_headers(self, tenant_id: str) -> dict[str, str]:
         return {"Accept": "application/json", "Data-Access-Intent": "ReadOnly"}  # a read replica will do (§3.5)
 
+    def group_of(self, provider_entity_id: str) -> str | None:
+        """The environment a company is in (the wizard offers it first where there are several, §3.2)."""
+        return provider_entity_id.split("/", 1)[0] if "/" in provider_entity_id else None
+
+    def rate_key(self, tenant_id: str) -> str:
+        """Business Central counts requests per user (6,000 per 5 minutes, 5 at once, §3.5), whatever the
+        environment or company: one budget for everything one sign-in reads."""
+        return f"{self.key}:user:{self.setup.get('aad_tenant', '')}/{self.setup.get('user', '')}"
+
     def list_companies(self, token: TokenSource, log: list[RequestRecord] | None = None) -> list[Company]:
         """Every company of every environment the user reaches (§3.2); named with its environment where
         there are several."""
@@ -203,7 +246,7 @@ class BusinessCentralConnector(Connector):
         return companies
 
     def _collection(self, url: str, token: TokenSource, log: list[RequestRecord] | None) -> list[dict[str, Any]]:
-        response, record = self.http.request("GET", url, rate_key=f"{self.key}:directory", limits=self.rate_limits,
+        response, record = self.http.request("GET", url, rate_key=self.rate_key(""), limits=self.rate_limits,
                                              token=token, headers={"Accept": "application/json"}, log=log)
         body = self.decode(response, record.endpoint)
         if not isinstance(body, dict) or not isinstance(body.get("value"), list):

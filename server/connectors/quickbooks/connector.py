@@ -1,19 +1,27 @@
 """QuickBooks Online: declarations plus the hooks where Intuit's API is odd (one company per consent, the query
 language, change data capture, Fault bodies). Facts from research/providers.md §2 and wave2.md §6.
 
-The ledger comes from JournalEntry objects, read whole through the query language on a first load (or when the
-cursor is older than CDC's 30 days) and through change data capture afterwards; not from month-sliced
-GeneralLedger reports. Why: CDC is the only way QuickBooks tells a reader about deletions (`status: Deleted`,
-§2.5) and it works on entities, not reports; entities carry stable ids for every line, so a re-read upserts
-instead of duplicating, where a report's rows carry only the transaction's id (§2.4) and Intuit asks for
-report ranges of about six months. What a report is good at, the trial balance, is read as a report.
+The ledger comes from month-sliced GeneralLedger reports, not from the posting entities. A company's ledger is
+posted by a dozen entities (JournalEntry, Invoice, Bill, Payment, BillPayment, Purchase, Deposit, Transfer,
+SalesReceipt, CreditMemo, VendorCredit, RefundReceipt...), each with its own posting rules (items whose income
+account is on the Item, tax lines, the receivable or payable on the header...): rebuilding the ledger from them
+is error-prone, and duplicated lines in public connectors (providers.md §8.7: "prefer the GeneralLedger /
+TransactionList report for posting-level truth"). The report shows each posting as QuickBooks posted it, one row
+per line with its account, its debit or credit and its transaction's type and id (§2.4); a month per request keeps
+ranges well under Intuit's six months.
+
+What changed comes from change data capture over those entities (§2.5; the only place QuickBooks reports
+deletions): a deleted transaction is a Deletion; a changed one is re-read from the report for the month of its
+TxnDate, as a Deletion (an edit may drop lines) followed by its rows. Beyond CDC's 30 days, or when a CDC answer is
+full (1,000 objects, and CDC has no end bound to shorten the window with), every month is read again. The trial
+balance, what a report is also good at, is read as a report.
 """
 from __future__ import annotations
 
 import calendar
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -208,76 +216,98 @@ class CurrenciesStream(QuickBooksStream):
         yield Currency(code=raw["Code"], name=raw.get("Name"))
 
 
-def _updated(raw: dict[str, Any]) -> datetime | None:
-    return parse_instant((raw.get("MetaData") or {}).get("LastUpdatedTime"))
+# Entities that post to the ledger, as CDC names them (§2.4, §2.5).
+POSTING_ENTITIES = ("JournalEntry", "Invoice", "SalesReceipt", "CreditMemo", "RefundReceipt", "Payment", "Bill",
+                    "VendorCredit", "Purchase", "BillPayment", "Deposit", "Transfer")
+# The GeneralLedger report's Transaction Type -> the entity that posted it (names as QuickBooks shows them).
+ENTITY_OF_TYPE = {"Journal Entry": "JournalEntry", "Invoice": "Invoice", "Sales Receipt": "SalesReceipt",
+                  "Credit Memo": "CreditMemo", "Refund": "RefundReceipt", "Payment": "Payment", "Bill": "Bill",
+                  "Vendor Credit": "VendorCredit", "Expense": "Purchase", "Check": "Purchase",
+                  "Cash Expense": "Purchase", "Credit Card Expense": "Purchase", "Credit Card Credit": "Purchase",
+                  "Bill Payment (Check)": "BillPayment", "Bill Payment (Credit Card)": "BillPayment",
+                  "Deposit": "Deposit", "Transfer": "Transfer"}
+GL_COLUMNS = ("tx_date", "txn_type", "doc_num", "memo", "klass_name", "dept_name", "debt_amt", "credit_amt")
+EARLIEST, LATEST = date(1900, 1, 1), date(2100, 12, 31)  # the slices before the books start and after today
 
 
-_CHANGED = Incremental(key="LastUpdatedTime", value=_updated, encode=format_instant,
-                       decode=lambda cursor: parse_instant(cursor), send_as="param", name="changedSince")
+def transaction_key(entity: str, transaction_id: str) -> str:
+    """A transaction's journal id: ids are per entity at QuickBooks, so the entity comes with it."""
+    return f"{entity}:{transaction_id}"
 
 
-def journal_entry_lines(raw: dict[str, Any]) -> list[LedgerLine]:
-    """A JournalEntry's lines: Amount is unsigned, PostingType gives the side (§2.4); a foreign-currency entry
-    is brought home with ExchangeRate, home units per foreign unit (§2.3)."""
-    rate = Decimal(str(raw.get("ExchangeRate") or 1))
-    created = parse_instant((raw.get("MetaData") or {}).get("CreateTime"))
-    posted = datetime.fromisoformat(raw["TxnDate"]).date()
-    lines = []
-    for line in raw.get("Line") or ():
-        detail = line.get("JournalEntryLineDetail")
-        if detail is None:  # description-only lines carry no amount
-            continue
-        sign = 1 if detail["PostingType"] == "Debit" else -1
-        values = tuple(DimensionValue(dimension_id=kind, member_id=ref["value"], dimension_name=kind,
-                                      member_name=ref.get("name"))
-                       for kind, ref in (("Class", detail.get("ClassRef")), ("Department", detail.get("DepartmentRef")))
-                       if ref)
-        account = detail["AccountRef"]
+def month_slices(first: date, today: date) -> list[tuple[date, date]]:
+    """One slice before the books start, one per month from then to today's month, the last open-ended (a
+    transaction can be dated ahead)."""
+    slices, month = [(EARLIEST, first.replace(day=1) - timedelta(days=1))], first.replace(day=1)
+    while month <= today:
+        following = (month + timedelta(days=32)).replace(day=1)
+        slices.append((month, following - timedelta(days=1) if following <= today else LATEST))
+        month = following
+    return slices
+
+
+class GeneralLedgerReport:
+    """One GeneralLedger report read as ledger lines: one section per account (nested for sub-accounts), one
+    Data row per posting line; columns found by their ColKey. A line's id is its transaction and its place
+    among that transaction's rows: a transaction is always read whole (it has one date), after its Deletion."""
+
+    def __init__(self, body: dict[str, Any], members: Callable[[str, str], str | None]) -> None:
+        columns = (body.get("Columns") or {}).get("Column") or []
+        self.keys = [next((m.get("Value") for m in c.get("MetaData") or () if m.get("Name") == "ColKey"), None)
+                     for c in columns]
+        self.time = parse_instant((body.get("Header") or {}).get("Time"))
+        self.members = members
+        self.by_transaction: dict[str, list[LedgerLine]] = {}
+        self._walk((body.get("Rows") or {}).get("Row") or [], None)
+
+    def _walk(self, rows: list[dict[str, Any]], account: dict[str, Any] | None) -> None:
+        for row in rows:
+            if "Rows" in row or "Header" in row:
+                header = ((row.get("Header") or {}).get("ColData") or [{}])[0]
+                self._walk((row.get("Rows") or {}).get("Row") or [], header if header.get("id") else account)
+            elif "ColData" in row and account is not None:
+                self._line(dict(zip(self.keys, row["ColData"], strict=False)), account)
+
+    def _line(self, cells: dict[str | None, dict[str, Any]], account: dict[str, Any]) -> None:
+        kind = cells.get("txn_type") or {}
+        if not kind.get("id"):  # a Beginning Balance row: no transaction behind it
+            return
+        amount = _money(cells.get("debt_amt")) - _money(cells.get("credit_amt"))
+        if not amount:
+            return
+        journal = transaction_key(ENTITY_OF_TYPE.get(kind.get("value") or "", (kind.get("value") or "").replace(
+            " ", "")), kind["id"])
+        lines = self.by_transaction.setdefault(journal, [])
+        values = []
+        for dimension, key in (("Class", "klass_name"), ("Department", "dept_name")):
+            cell = cells.get(key) or {}
+            if cell.get("value"):
+                values.append(DimensionValue(dimension_id=dimension, dimension_name=dimension,
+                                             member_id=cell.get("id") or self.members(dimension, cell["value"]),
+                                             member_name=cell["value"]))
         lines.append(LedgerLine(
-            source_line_id=f"{raw['Id']}-{line['Id']}", account_id=account["value"],
-            amount=(Decimal(str(line["Amount"])) * rate * sign).quantize(Decimal("0.0001")), date=posted,
-            source_journal_id=raw["Id"], description=line.get("Description") or "", dimension_values=values,
-            created_at=created, account_name=account.get("name")))
-    return lines
+            source_line_id=f"{journal}:{len(lines) + 1}", account_id=account["id"], amount=amount,
+            date=date.fromisoformat(cells["tx_date"]["value"]), source_journal_id=journal,
+            description=(cells.get("memo") or {}).get("value") or "", dimension_values=tuple(values),
+            account_name=account.get("value")))
 
 
-class JournalEntryChangesStream(QuickBooksStream):
-    """Changed and deleted JournalEntries since the cursor, by change data capture (§2.5). A changed entry is
-    its Deletion and then its lines (an edit may have dropped lines); a deleted one is its Deletion."""
+def _money(cell: dict[str, Any] | None) -> Decimal:
+    return Decimal((cell or {}).get("value") or "0")
 
-    name = "journal_entries"
-    path = "/{tenant}/cdc"
+
+class GeneralLedgerStream(QuickBooksStream):
+    """The ledger (see the module's docstring); QuickBooksConnector.pull reads it, a report per month. Its
+    cursor is an instant QuickBooks stamped an answer with: CDC's `changedSince` next time."""
+
+    name = "general_ledger"
+    path = "/{tenant}/reports/GeneralLedger"
     role = Role.ledger_lines
-    records_path = "CDCResponse"
-    params = {"minorversion": MINOR_VERSION, "entities": "JournalEntry"}
-    incremental = _CHANGED
-    reports_deletions = True
-
-    def extract_records(self, body: Any) -> list[Any]:
-        answers = super().extract_records(body)
-        return [entry for answer in answers for found in answer.get("QueryResponse") or ()
-                for entry in found.get("JournalEntry") or ()]
-
-    def parse_record(self, raw: dict[str, Any], request: PageRequest) -> list[Any]:
-        if raw.get("status") == "Deleted":
-            return [Deletion(source_journal_id=raw["Id"])]
-        return [Deletion(source_journal_id=raw["Id"]), *journal_entry_lines(raw)]
-
-
-class JournalEntriesStream(QuickBooksStream):
-    """Every JournalEntry through the query language: the first load, and the re-pull once the cursor has left
-    CDC's window. Same name and cursor as the changes stream, which it stands in for."""
-
-    name = JournalEntryChangesStream.name
-    path = "/{tenant}/query"
-    role = Role.ledger_lines
-    records_path = "QueryResponse.JournalEntry"
-    paginator = _query("JournalEntry")
-    incremental = Incremental(key="LastUpdatedTime", value=_updated, encode=format_instant,
+    records_path = "Rows.Row"
+    params = {"minorversion": MINOR_VERSION, "accounting_method": "Accrual", "columns": ",".join(GL_COLUMNS)}
+    incremental = Incremental(key="time", value=lambda raw: None, encode=format_instant,
                               decode=lambda cursor: parse_instant(cursor), send_as="paginator")
-
-    def parse_record(self, raw: dict[str, Any], request: PageRequest) -> list[LedgerLine]:
-        return journal_entry_lines(raw)
+    reports_deletions = True
 
 
 class TrialBalanceStream(QuickBooksStream):
@@ -306,8 +336,7 @@ class TrialBalanceStream(QuickBooksStream):
                               year_to_date=debit_amount - credit_amount, debit=debit_amount, credit=credit_amount)
 
 
-CHANGES = JournalEntryChangesStream()
-EVERYTHING = JournalEntriesStream()
+LEDGER = GeneralLedgerStream()
 
 
 # ------------------------------------------------------------------------------------------- connector
@@ -347,7 +376,7 @@ class QuickBooksConnector(Connector):
     uses_pkce = False  # not documented by Intuit (§2.1, §10)
     dimension_kinds = ("classes", "departments")
     streams = (PreferencesStream(), CurrenciesStream(), AccountsStream(), ClassesStream(), DepartmentsStream(),
-               CHANGES, TrialBalanceStream())
+               LEDGER, TrialBalanceStream())
     rate_limits = QUICKBOOKS_LIMITS
     refresh_token_idle_days = 100  # a refresh token unused for 100 days expires (providers.md §0.2, §2.1)
 
@@ -402,25 +431,145 @@ class QuickBooksConnector(Connector):
 
     def pull(self, stream: str | Stream, *, token: TokenSource, tenant_id: str, cursor: str | None = None,
              options: Options | None = None, log: list[RequestRecord] | None = None) -> Iterator[Page]:
-        """The ledger by CDC while the cursor is inside its window; otherwise (a first load, a long gap) every
-        JournalEntry again. A CDC answer that is full (every entry in it is one Deletion, so a page with
-        CDC_MAX_OBJECTS of them) is not a safe checkpoint: what it holds is applied without moving the cursor,
-        and everything is read again."""
+        """The ledger: what changed by CDC while the cursor is inside its window; otherwise (a first load, a
+        gap of more than 30 days, a re-pull from a date, a full CDC answer) every month again."""
         stream = self.stream(stream) if isinstance(stream, str) else stream
-        if stream is not CHANGES:
+        if stream is not LEDGER:
             yield from super().pull(stream, token=token, tenant_id=tenant_id, cursor=cursor, options=options, log=log)
             return
+        options = options or {}
+        session = _LedgerRead(self, token, tenant_id, log)
         since = parse_instant(cursor) if cursor else None
-        if since is None or since < self.clock() - CDC_WINDOW + CDC_MARGIN:
-            yield from super().pull(EVERYTHING, token=token, tenant_id=tenant_id, cursor=cursor, options=options,
-                                    log=log)
+        if since is None or options.get("modified_since") or since < self.clock() - CDC_WINDOW + CDC_MARGIN:
+            yield from session.every_month(cursor, replace=since is not None or bool(options.get("modified_since")))
             return
-        for page in super().pull(CHANGES, token=token, tenant_id=tenant_id, cursor=cursor, options=options,
-                                 log=log):
-            if page.deletions < CDC_MAX_OBJECTS:
-                yield page
+        changed, answered_at, complete = session.changes(cursor)
+        if not complete:
+            # A full answer is not a safe checkpoint, and CDC cannot be asked for a shorter window: every month
+            # again, after the deletions it did report (a re-read month cannot show what is gone).
+            gone = [Deletion(source_journal_id=key) for key, found in changed.items()
+                    if found.get("status") == "Deleted"]
+            if gone:
+                yield Page(LEDGER.name, 0, gone, cursor, [], len(gone))
+            yield from session.every_month(cursor, replace=True)
+            return
+        yield from session.changed_months(changed, cursor, format_instant(answered_at) if answered_at else cursor)
+
+
+class _LedgerRead:
+    """One pull of the ledger: the requests it makes and the dimension lists it looks names up in."""
+
+    def __init__(self, connector: QuickBooksConnector, token: TokenSource, realm: str,
+                 log: list[RequestRecord] | None) -> None:
+        self.connector, self.token, self.realm, self.log = connector, token, realm, log
+        self.base = f"{connector.api_base}/{realm}"
+        self.lists: dict[str, dict[str, str]] = {}
+
+    def _get(self, path: str, params: dict[str, Any]) -> tuple[dict[str, Any], list[RequestRecord]]:
+        page_log: list[RequestRecord] = []
+        try:
+            response, record = self.connector.get(f"{self.base}{path}", token=self.token, tenant_id=self.realm,
+                                                  params={"minorversion": MINOR_VERSION, **params}, log=page_log)
+        finally:
+            if self.log is not None:
+                self.log.extend(page_log)
+        body = self.connector.decode(response, record.endpoint)
+        fault = _fault(body)
+        if fault is not None or not isinstance(body, dict):
+            raise RequestRejected(f"QuickBooks answered a {(fault or {}).get('type', 'non-object')}: "
+                                  f"{(fault or {}).get('Detail') or (fault or {}).get('Message')}",
+                                  endpoint=record.endpoint, status=response.status_code)
+        return body, page_log
+
+    def members(self, dimension: str, name: str) -> str | None:
+        """A Class or Department's id by its full name (the report's cells name them only)."""
+        if dimension not in self.lists:
+            body, _ = self._get("/query", {"query": f"select * from {dimension} where Active IN (true, false) "
+                                                    f"maxresults 1000"})
+            self.lists[dimension] = {o.get("FullyQualifiedName") or o["Name"]: o["Id"]
+                                     for o in (body.get("QueryResponse") or {}).get(dimension) or ()}
+        return self.lists[dimension].get(name)
+
+    def report(self, start: date, end: date) -> tuple[GeneralLedgerReport, list[RequestRecord]]:
+        body, page_log = self._get(LEDGER.path.removeprefix("/{tenant}"), {
+            **LEDGER.params, "start_date": start.isoformat(), "end_date": end.isoformat()})
+        try:
+            read = GeneralLedgerReport(body, self.members)
+        except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
+            raise BadResponse(f"GeneralLedger: unexpected shape: {exc!r}", endpoint=page_log[-1].endpoint) from exc
+        for record in page_log[-1:]:
+            record.rows = sum(len(lines) for lines in read.by_transaction.values())
+        return read, page_log
+
+    def every_month(self, cursor: str | None, replace: bool) -> Iterator[Page]:
+        """Every month's report from the books' start; `replace`: each transaction after its Deletion (what
+        was loaded before may have changed). The cursor moves at the last page, to the first report's time."""
+        info, _ = self._get(f"/companyinfo/{self.realm}", {})
+        start = (info.get("CompanyInfo") or {}).get("CompanyStartDate")
+        today = self.connector.clock().date()
+        slices = month_slices(date.fromisoformat(start) if start else today, today)
+        began: datetime | None = None
+        for number, (first, last) in enumerate(slices, 1):
+            read, page_log = self.report(first, last)
+            began = began or read.time
+            records: list[Any] = []
+            for journal, lines in read.by_transaction.items():
+                if replace:
+                    records.append(Deletion(source_journal_id=journal))
+                records += lines
+            final = number == len(slices)
+            yield Page(LEDGER.name, number, records,
+                       format_instant(began) if final and began else cursor, page_log,
+                       len(read.by_transaction) if replace else 0)
+
+    def changes(self, cursor: str) -> tuple[dict[str, dict[str, Any]], datetime | None, bool]:
+        """The posting transactions changed since the cursor, by key; the instant QuickBooks answered at;
+        whether that is all of them (False: an entity had too many for one CDC answer). All entities in one
+        call; a full answer is asked again entity by entity (the 1,000 cap is per response, shared by its
+        entities)."""
+        found, answered_at, full = self._cdc(POSTING_ENTITIES, cursor)
+        if full:
+            for entity in POSTING_ENTITIES:
+                one, _, one_full = self._cdc((entity,), cursor)
+                found.update(one)
+                if one_full:
+                    return found, None, False
+        return found, answered_at, True
+
+    def _cdc(self, entities: tuple[str, ...], cursor: str) -> tuple[dict[str, dict[str, Any]], datetime | None, bool]:
+        body, _ = self._get("/cdc", {"entities": ",".join(entities), "changedSince": cursor})
+        found: dict[str, dict[str, Any]] = {}
+        count = 0
+        for answer in body.get("CDCResponse") or ():
+            for response in answer.get("QueryResponse") or ():
+                for entity, objects in response.items():
+                    if entity in POSTING_ENTITIES and isinstance(objects, list):
+                        count += len(objects)
+                        found.update({transaction_key(entity, o["Id"]): o for o in objects})
+        return found, parse_instant(body.get("time")), count >= CDC_MAX_OBJECTS
+
+    def changed_months(self, changed: dict[str, dict[str, Any]], cursor: str, new_cursor: str) -> Iterator[Page]:
+        """Deleted transactions as Deletions; changed ones re-read from their month's report, each as its
+        Deletion then its rows (none: it no longer posts). The last page carries the new cursor, even when
+        nothing changed, so a quiet company's cursor stays inside CDC's window."""
+        months: dict[date, list[str]] = {}
+        gone = []
+        for key, found in changed.items():
+            if found.get("status") == "Deleted" or not found.get("TxnDate"):
+                gone.append(Deletion(source_journal_id=key))
+            else:
+                months.setdefault(date.fromisoformat(found["TxnDate"]).replace(day=1), []).append(key)
+        pages = [(None, gone, [])] if gone or not months else []
+        for month, keys in sorted(months.items()):
+            following = (month + timedelta(days=32)).replace(day=1)
+            pages.append((month, keys, following - timedelta(days=1)))
+        for number, (month, keys, last) in enumerate(pages, 1):
+            cursor_after = new_cursor if number == len(pages) else cursor
+            if month is None:
+                yield Page(LEDGER.name, number, list(keys), cursor_after, [], len(keys))
                 continue
-            page.cursor = cursor
-            yield page
-            yield from super().pull(EVERYTHING, token=token, tenant_id=tenant_id, cursor=cursor, options=options,
-                                    log=log)
+            read, page_log = self.report(month, last)
+            records: list[Any] = []
+            for key in keys:
+                records += [Deletion(source_journal_id=key), *read.by_transaction.get(key, ())]
+            yield Page(LEDGER.name, number, records, cursor_after, page_log, len(keys))

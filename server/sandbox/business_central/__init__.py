@@ -31,6 +31,7 @@ DIALECT = Dialect(
     unavailable="The service is temporarily unavailable",
     server_error="An internal error occurred",
     token_fields=client_info,
+    retry_after_when_unavailable=True,  # a request queued too long answers 503 (providers.md 3.5)
     problem_body=lambda status, title, detail: {"error": {"code": CODES.get(status, "Internal_ServerError"),
                                                           "message": detail or title}},
 )

@@ -25,6 +25,7 @@ CATEGORIES = {"ASSET": "Assets", "LIABILITY": "Liabilities", "EQUITY": "Equity",
               "EXPENSE": "Expense"}
 _MODIFIED = re.compile(r"^lastModifiedDateTime\s+gt\s+(\S+)$", re.I)
 _MAX_PAGE = re.compile(r"odata\.maxpagesize=(\d+)")
+_DATES = re.compile(r"^dateFilter\s+ge\s+(\d{4}-\d{2}-\d{2})\s+and\s+dateFilter\s+le\s+(\d{4}-\d{2}-\d{2})$", re.I)
 
 
 def _sandbox() -> Sandbox:
@@ -208,6 +209,46 @@ def general_ledger_entries(environment: str, company_id: str):
         return _odata(f"{request.base_url}/$metadata#generalLedgerEntries", page, next_link)
 
     return _guard(environment, company_id, "generalLedgerEntries", respond)
+
+
+@bc_api.get(f"{COMPANY}/trialBalances")
+def trial_balances(environment: str, company_id: str):
+    """The trial balance between two dates (`$filter=dateFilter ge <from> and dateFilter le <to>`, as
+    Microsoft's example asks): per posting account, the net change in the range as totalDebit/totalCredit and
+    the balance at the end date (every entry before it) as balanceAtDateDebit/Credit; amounts are strings with
+    thousands separators, as the API writes them (providers.md 3.3)."""
+    match = _DATES.match(request.args.get("$filter", "").strip())
+    try:
+        start, end = (date.fromisoformat(match[1]), date.fromisoformat(match[2])) if match else (None, None)
+    except ValueError:
+        start = end = None
+    if start is None or end is None or end < start:
+        return _sandbox().problem(400, "BadRequest", "Expected $filter=dateFilter ge <date> and dateFilter le <date>")
+
+    def respond(org: Organisation):
+        with org.lock:
+            chart = list(org.accounts)
+        moved = org.balances(start.toordinal(), end.toordinal())
+        held = org.balances(1, end.toordinal())
+        for account_id, first_day, cents in list(org.report_adjustments):
+            if first_day <= end.toordinal():
+                held[account_id] = held.get(account_id, 0) + cents
+                if first_day >= start.toordinal():
+                    moved[account_id] = moved.get(account_id, 0) + cents
+        items = []
+        for account in sorted(chart, key=lambda a: a.code):
+            change, balance = moved.get(account.account_id, 0), held.get(account.account_id, 0)
+            items.append({"accountId": account.account_id, "number": account.code, "accountType": "Posting",
+                          "display": account.name, "totalDebit": _amount(max(change, 0)),
+                          "totalCredit": _amount(max(-change, 0)), "balanceAtDateDebit": _amount(max(balance, 0)),
+                          "balanceAtDateCredit": _amount(max(-balance, 0)), "dateFilter": end.isoformat()})
+        return _odata(f"{request.base_url}/$metadata#trialBalances", items)
+
+    return _guard(environment, company_id, "trialBalances", respond)
+
+
+def _amount(cents: int) -> str:
+    return f"{cents / 100:,.2f}"
 
 
 def _entry(number: int, journal, line, expand: bool) -> dict:

@@ -1,8 +1,11 @@
 """The QuickBooks Online Accounting API (v3) over the sandbox's ground truth: the query language, CompanyInfo,
 Preferences, change data capture and the TrialBalance report, in Intuit's JSON shapes (providers.md 2.2-2.6).
 
-Every organisation is one company (realm). Its journals are served as JournalEntry objects (a balanced,
-multi-line posting is what a JournalEntry is); its first tracking category as Departments (what the company
+Every organisation is one company (realm). Each of its journals is served as the transaction a QuickBooks
+company would have posted it with (posting_entity: an invoice for a sale on credit, a bill for a purchase on
+credit, a deposit, a transfer... a JournalEntry for the rest), through the query language and CDC; the
+GeneralLedger report shows every one of them line by line, so movements per account and month are the ground
+truth's whatever entity posted them. Its first tracking category is served as Departments (what the company
 calls Locations), its second as Classes.
 """
 from __future__ import annotations
@@ -47,6 +50,18 @@ _QUERY = re.compile(r"^\s*select\s+\*\s+from\s+(?P<entity>\w+)(?:\s+where\s+(?P<
                     r"(?:\s+orderby\s+[\w.]+(?:\s+(?:asc|desc))?)?"
                     r"(?:\s+startposition\s+(?P<start>\d+))?(?:\s+maxresults\s+(?P<max>\d+))?\s*$", re.I | re.S)
 _ACTIVE = re.compile(r"^active\s*(?:=\s*(?P<one>true|false)|in\s*\((?P<many>[^)]*)\))$", re.I)
+# Entities that post to the ledger, with the name the GeneralLedger report gives each in its Transaction Type
+# column (what a QuickBooks company's GL report shows).
+POSTING_ENTITIES = {"JournalEntry": "Journal Entry", "Invoice": "Invoice", "Bill": "Bill", "Payment": "Payment",
+                    "BillPayment": "Bill Payment (Check)", "Purchase": "Expense", "Deposit": "Deposit",
+                    "Transfer": "Transfer", "SalesReceipt": "Sales Receipt", "CreditMemo": "Credit Memo",
+                    "VendorCredit": "Vendor Credit", "RefundReceipt": "Refund"}
+# Columns the GeneralLedger report offers (`columns=`), with their titles; the default set without `columns`.
+GL_COLUMNS = {"tx_date": ("Date", "Date"), "txn_type": ("Transaction Type", "String"), "doc_num": ("No.", "String"),
+              "memo": ("Memo/Description", "String"), "klass_name": ("Class", "String"),
+              "dept_name": ("Location", "String"), "debt_amt": ("Debit", "Money"), "credit_amt": ("Credit", "Money"),
+              "subt_nat_amount": ("Amount", "Money")}
+GL_DEFAULT_COLUMNS = ("tx_date", "txn_type", "doc_num", "memo", "subt_nat_amount")
 _UPDATED = re.compile(r"^metadata\.lastupdatedtime\s*(?P<op>>=|>)\s*'(?P<when>[^']+)'$", re.I)
 
 
@@ -104,27 +119,61 @@ class Books:
                  "domain": "QBO", "sparse": False, "Id": self.option_ids[o.option_id], "SyncToken": "0",
                  "MetaData": meta(self.org.created_ms)} for o in category.options]
 
-    def journal_entry(self, journal: Journal) -> dict:
+    def refs(self, line) -> dict:
+        """A line's AccountRef and its ClassRef/DepartmentRef."""
+        detail = {"AccountRef": {"value": self.account_ids[line.account.account_id], "name": line.account.name}}
+        for tag in line.tracking:
+            ref = "DepartmentRef" if tag["TrackingCategoryID"] == self._category_id("Department") else "ClassRef"
+            detail[ref] = {"value": self.option_ids[tag["TrackingOptionID"]], "name": tag["Option"]}
+        return detail
+
+    def transaction(self, journal: Journal) -> dict:
+        """The journal as the entity that posted it (posting_entity), in that entity's shape."""
+        entity = posting_entity(journal)
         if journal.deleted_ms is not None:
             return {"domain": "QBO", "status": "Deleted", "Id": str(journal.number),
                     "MetaData": {"LastUpdatedTime": timestamp(journal.deleted_ms)}}
-        lines, debits = [], 0
-        for number, line in enumerate(journal.lines):
-            detail = {"PostingType": "Debit" if line.net >= 0 else "Credit",
-                      "AccountRef": {"value": self.account_ids[line.account.account_id], "name": line.account.name}}
-            for tag in line.tracking:
-                ref = "DepartmentRef" if tag["TrackingCategoryID"] == self._category_id("Department") else "ClassRef"
-                detail[ref] = {"value": self.option_ids[tag["TrackingOptionID"]], "name": tag["Option"]}
-            item = {"Id": str(number), "LineNum": number + 1, "Amount": amount(abs(line.net)),
-                    "DetailType": "JournalEntryLineDetail", "JournalEntryLineDetail": detail}
-            if line.description:
-                item["Description"] = line.description
-            debits += max(line.net, 0)
-            lines.append(item)
-        return {"Adjustment": False, "TotalAmt": amount(debits), "domain": "QBO", "sparse": False,
-                "Id": str(journal.number), "SyncToken": "0", "MetaData": meta(journal.created_ms),
-                "DocNumber": journal.reference[:21], "TxnDate": date.fromordinal(journal.day).isoformat(),
-                "CurrencyRef": {"value": self.org.profile.base_currency}, "Line": lines}
+        debits = sum(max(line.net, 0) for line in journal.lines)
+        header = {"domain": "QBO", "sparse": False, "Id": str(journal.number), "SyncToken": "0",
+                  "MetaData": meta(journal.created_ms), "TxnDate": date.fromordinal(journal.day).isoformat(),
+                  "CurrencyRef": {"value": self.org.profile.base_currency}, "TotalAmt": amount(debits)}
+        if entity != "Transfer":
+            header["DocNumber"] = journal.reference[:21]
+        if entity == "JournalEntry":
+            lines = []
+            for number, line in enumerate(journal.lines):
+                detail = {"PostingType": "Debit" if line.net >= 0 else "Credit", **self.refs(line)}
+                item = {"Id": str(number), "LineNum": number + 1, "Amount": amount(abs(line.net)),
+                        "DetailType": "JournalEntryLineDetail", "JournalEntryLineDetail": detail}
+                if line.description:
+                    item["Description"] = line.description
+                lines.append(item)
+            return {**header, "Adjustment": False, "Line": lines}
+        # Other entities: one side sits on the header (the bank, receivable or payable account), the other on
+        # the lines, each in the detail that entity uses.
+        counter, items = _split(journal, entity)
+        detail_kind = {"Invoice": "SalesItemLineDetail", "SalesReceipt": "SalesItemLineDetail",
+                       "CreditMemo": "SalesItemLineDetail", "Deposit": "DepositLineDetail"}.get(
+            entity, "AccountBasedExpenseLineDetail")
+        lines = []
+        for number, line in enumerate(items):
+            refs = self.refs(line)
+            if detail_kind == "SalesItemLineDetail":
+                refs["ItemAccountRef"] = refs.pop("AccountRef")
+            lines.append({"Id": str(number + 1), "LineNum": number + 1, "Amount": amount(abs(line.net)),
+                          "Description": line.description, "DetailType": detail_kind, detail_kind: refs})
+        account = self.refs(counter[0])["AccountRef"] if counter else None
+        header_ref = {"Invoice": "ARAccountRef", "CreditMemo": "ARAccountRef", "Payment": "DepositToAccountRef",
+                      "SalesReceipt": "DepositToAccountRef", "Deposit": "DepositToAccountRef",
+                      "Bill": "APAccountRef", "VendorCredit": "APAccountRef", "Purchase": "AccountRef",
+                      "BillPayment": "APAccountRef", "Transfer": "FromAccountRef"}[entity]
+        if entity == "Transfer":
+            to = self.refs(items[0])["AccountRef"] if items else None
+            return {**header, "FromAccountRef": account, "ToAccountRef": to, "Amount": amount(debits)}
+        body = {**header, header_ref: account, "Line": lines}
+        if entity == "Purchase":
+            body["PaymentType"] = "Check"
+        return body
 
     def _category_id(self, entity: str) -> str | None:
         category = self.lists[entity]
@@ -145,11 +194,39 @@ class Books:
             return [(self.account(a), a.updated_ms) for a in self.accounts]
         if name in ("Class", "Department"):
             return [(item, self.org.created_ms) for item in self.list_items(name)]
-        if name == "JournalEntry":
-            return [(self.journal_entry(j), self.changed_ms(j)) for j in self.journals]
+        if name in POSTING_ENTITIES:
+            return [(self.transaction(j), self.changed_ms(j)) for j in self.journals if posting_entity(j) == name]
         if name == "CompanyCurrency":
             return [(item, self.org.created_ms) for item in self.currencies()]
         return None
+
+
+# The ground truth's source document -> the QuickBooks entity that posts such a transaction.
+ENTITY_OF_SOURCE = {"ACCREC": "Invoice", "ACCPAY": "Bill", "ACCRECCREDIT": "CreditMemo", "ACCPAYCREDIT": "VendorCredit",
+                    "ACCRECPAYMENT": "Payment", "ACCPAYPAYMENT": "BillPayment", "CASHREC": "SalesReceipt",
+                    "CASHPAID": "Purchase", "TRANSFER": "Transfer", "EXPCLAIM": "Purchase"}
+
+
+def posting_entity(journal: Journal) -> str:
+    """The QuickBooks entity that posted this journal, from the ground truth's source document (an invoice,
+    a bill, a bank transfer...); manual journals and payslips are JournalEntry objects. Money received with
+    no revenue in it (a loan, capital) is a Deposit rather than a SalesReceipt."""
+    entity = ENTITY_OF_SOURCE.get(journal.source_type, "JournalEntry")
+    if entity == "SalesReceipt" and not any(line.account.account_class == "REVENUE" for line in journal.lines):
+        return "Deposit"
+    if entity == "Transfer" and sum(1 for line in journal.lines if line.account.type == "BANK") != 2:
+        return "JournalEntry"
+    return entity
+
+
+def _split(journal: Journal, entity: str) -> tuple[list, list]:
+    """(the header's side, the lines' side) of a journal shown as `entity`: the bank for money that moves, the
+    receivable or payable for credit sales and purchases (the balance-sheet lines the entity does not itemise)."""
+    if entity in ("SalesReceipt", "Purchase", "Payment", "BillPayment", "Deposit", "Transfer"):
+        header = [line for line in journal.lines if line.account.type == "BANK"][:1]
+    else:
+        header = [line for line in journal.lines if line.account.account_class in ("ASSET", "LIABILITY")][:1]
+    return header, [line for line in journal.lines if line not in header]
 
 
 # ------------------------------------------------------------------------------------------ endpoints
@@ -165,12 +242,12 @@ def query(realm: str):
 
     def respond(org: Organisation):
         books = Books(org)
-        entity = next((e for e in ("Account", "Class", "Department", "JournalEntry", "CompanyCurrency")
+        entity = next((e for e in ("Account", "Class", "Department", "CompanyCurrency", *POSTING_ENTITIES)
                        if e.lower() == match["entity"].lower()), None)
         found = books.entities(entity) if entity else None
         if found is None:
             return _validation("Invalid query", f"QueryValidationError: Invalid entity {match['entity']}")
-        chosen = _where(found, match["where"], lists=entity != "JournalEntry")
+        chosen = _where(found, match["where"], lists=entity not in POSTING_ENTITIES)
         if chosen is None:
             return _validation("Invalid query", f"QueryParserError: unsupported filter {match['where']}")
         start = max(int(match["start"] or 1), 1)
@@ -217,6 +294,7 @@ def company_info(realm: str, company_id: str):
         return _reply({"CompanyInfo": {
             "CompanyName": org.name, "LegalName": f"{org.name} Limited", "Country": profile.country,
             "CompanyAddr": {"Id": "1", "Country": profile.country}, "FiscalYearStartMonth": _year_start(org),
+            "CompanyStartDate": _start_date(org).isoformat(),
             "SupportedLanguages": "en", "domain": "QBO", "sparse": False, "Id": "1", "SyncToken": "0",
             "MetaData": meta(org.created_ms), "NameValue": [{"Name": "OfferingSku", "Value": "QuickBooks Online Plus"}],
         }})
@@ -274,6 +352,75 @@ def trial_balance(realm: str):
         return _reply(trial_balance_report(org, end))
 
     return _guard("TrialBalance", realm, respond)
+
+
+@quickbooks_api.get("/reports/GeneralLedger")
+def general_ledger(realm: str):
+    """Every posting dated start_date..end_date, grouped in one section per account (its id on the section's
+    header), in the columns asked for (`columns=`, keys as GL_COLUMNS). The Transaction Type cell carries the
+    transaction's id, as QuickBooks' reports do for drill-down; Class and Location cells carry names only."""
+    try:
+        start = date.fromisoformat(request.args["start_date"])
+        end = date.fromisoformat(request.args["end_date"])
+    except (KeyError, ValueError):
+        return _validation("Invalid date", "start_date and end_date must be YYYY-MM-DD")
+    columns = [c.strip() for c in request.args.get("columns", ",".join(GL_DEFAULT_COLUMNS)).split(",") if c.strip()]
+    unknown = [c for c in columns if c not in GL_COLUMNS]
+    if unknown or end < start:
+        return _validation("Invalid report option", f"unsupported columns {unknown}" if unknown
+                           else "end_date is before start_date")
+
+    def respond(org: Organisation):
+        return _reply(general_ledger_report(org, start, end, columns))
+
+    return _guard("GeneralLedger", realm, respond)
+
+
+def general_ledger_report(org: Organisation, start: date, end: date, columns: list[str]) -> dict:
+    books = Books(org)
+    names = {c.category_id: n for n, c in books.lists.items() if c is not None}
+    by_account: dict[str, list[list[dict]]] = {}
+    for journal in books.journals:
+        if journal.deleted_ms is not None or not start.toordinal() <= journal.day <= end.toordinal():
+            continue
+        entity = posting_entity(journal)
+        for line in journal.lines:
+            if not line.net:
+                continue
+            tags = {names.get(t["TrackingCategoryID"]): t["Option"] for t in line.tracking}
+            cells = {"tx_date": {"value": date.fromordinal(journal.day).isoformat()},
+                     "txn_type": {"value": POSTING_ENTITIES[entity], "id": str(journal.number)},
+                     "doc_num": {"value": "" if entity == "Transfer" else journal.reference[:21]},
+                     "memo": {"value": line.description}, "klass_name": {"value": tags.get("Class", "")},
+                     "dept_name": {"value": tags.get("Department", "")},
+                     "debt_amt": {"value": f"{line.net / 100:.2f}" if line.net > 0 else ""},
+                     "credit_amt": {"value": f"{-line.net / 100:.2f}" if line.net < 0 else ""},
+                     "subt_nat_amount": {"value": f"{line.net / 100:.2f}"}}
+            by_account.setdefault(line.account.account_id, []).append([cells[c] for c in columns])
+    sections = []
+    for account in books.accounts:
+        rows = by_account.get(account.account_id)
+        if not rows:
+            continue
+        header = [{"value": account.name, "id": books.account_ids[account.account_id]}] + [{"value": ""}] * (
+            len(columns) - 1)
+        sections.append({"Header": {"ColData": header}, "Rows": {"Row": [{"ColData": r, "type": "Data"} for r in rows]},
+                         "Summary": {"ColData": [{"value": f"Total for {account.name}"}]
+                                     + [{"value": ""}] * (len(columns) - 1)}, "type": "Section"})
+    return {"Header": {"Time": timestamp(_sandbox().now_ms()), "ReportName": "GeneralLedger",
+                       "StartPeriod": start.isoformat(), "EndPeriod": end.isoformat(),
+                       "Currency": org.profile.base_currency, "Option": [
+                           {"Name": "NoReportData", "Value": "false" if sections else "true"}]},
+            "Columns": {"Column": [{"ColTitle": GL_COLUMNS[c][0], "ColType": GL_COLUMNS[c][1],
+                                    "MetaData": [{"Name": "ColKey", "Value": c}]} for c in columns]},
+            "Rows": {"Row": sections}}
+
+
+def _start_date(org: Organisation) -> date:
+    """CompanyStartDate: the day the company's books start (its first posting)."""
+    with org.lock:
+        first = min((j.day for j in org.journals), default=None)
+    return date.fromordinal(first) if first else date.fromordinal(ms_day(org.created_ms))
 
 
 def _year_start(org: Organisation) -> str:

@@ -12,7 +12,7 @@ import pytest
 import requests
 from sqlalchemy import func, select
 
-from server.db.models import Account, Entity, LedgerLine
+from server.db.models import Account, Entity, LedgerLine, SyncCursor
 from server.sandbox.config import DEMO_CLIENT
 from tests.support.journey import ORIGIN, provider_app
 from tests.support.refresh import wait_for_run
@@ -94,6 +94,19 @@ def test_the_quickbooks_demo_company_refreshes_into_the_workspace(client, worksp
     assert kept == provider.tenants()[1]["lineCount"]
     later = client.get(f"/api/v1/connections/{connection_id}", headers=headers).get_json()["calls_this_month"]
     assert later > shown["calls_this_month"]
+
+    # A refresh that finds nothing changed still moves the ledger's cursor, so a quiet company stays inside
+    # CDC's 30 days instead of being read whole again after a month.
+    before = ledger_cursor(db, connection_id)
+    quiet = client.post(f"/api/v1/connections/{connection_id}/refresh", json={}, headers=headers)
+    third = wait_for_run_with(client, headers, quiet.get_json()["run_id"])
+    assert third["status"] == "succeeded" and ledger_cursor(db, connection_id) > before
+
+
+def ledger_cursor(db, connection_id: int) -> str:
+    with db.sessions() as session:
+        return session.scalar(select(SyncCursor.value).where(SyncCursor.connection_id == connection_id,
+                                                             SyncCursor.stream == "general_ledger"))
 
 
 def loaded(db, connection_id: int) -> dict[tuple[str, str], Decimal]:

@@ -1,5 +1,6 @@
 """The QuickBooks connector against a local server answering in Intuit's documented shapes (providers.md §2):
-Fault bodies onto the error hierarchy, a JournalEntry's lines (sides, home currency, classes and locations)."""
+Fault bodies onto the error hierarchy, a GeneralLedger report's rows as ledger lines (sub-account sections,
+Beginning Balance rows, debit and credit columns, classes and locations named only)."""
 from __future__ import annotations
 
 import random
@@ -11,7 +12,7 @@ import pytest
 from server.connectors.framework.errors import CompanyDisconnected, NotEntitled, RequestRejected
 from server.connectors.framework.http import HttpClient, RateLimits, RetryPolicy
 from server.connectors.framework.records import DimensionValue
-from server.connectors.quickbooks.connector import QuickBooksConnector, QuickBooksEndpoints, journal_entry_lines
+from server.connectors.quickbooks.connector import GeneralLedgerReport, QuickBooksConnector, QuickBooksEndpoints
 from tests.support.scripted_server import Reply
 
 REALM = "9130349487640896"
@@ -54,23 +55,40 @@ def test_a_lost_authorization_means_reconnecting(server, qbo):
         list(qbo.pull("accounts", token=token, tenant_id=REALM))
 
 
-def test_a_journal_entry_becomes_signed_home_currency_lines_with_its_class_and_location():
-    entry = {
-        "Id": "227", "TxnDate": "2026-10-31", "CurrencyRef": {"value": "EUR"}, "ExchangeRate": 1.25,
-        "MetaData": {"CreateTime": "2026-11-01T09:00:00-07:00", "LastUpdatedTime": "2026-11-01T09:00:00-07:00"},
-        "Line": [
-            {"Id": "0", "Description": "Accrued audit fee", "Amount": 100.0, "DetailType": "JournalEntryLineDetail",
-             "JournalEntryLineDetail": {"PostingType": "Debit", "AccountRef": {"value": "7", "name": "Audit Fees"},
-                                        "ClassRef": {"value": "3", "name": "Consulting"},
-                                        "DepartmentRef": {"value": "1", "name": "Sydney"}}},
-            {"Id": "1", "Amount": 100.0, "DetailType": "JournalEntryLineDetail",
-             "JournalEntryLineDetail": {"PostingType": "Credit", "AccountRef": {"value": "33", "name": "Accruals"}}},
-            {"Id": "2", "Description": "memo only", "DetailType": "DescriptionOnly", "DescriptionLineDetail": {}},
-        ]}
-    debit, credit = journal_entry_lines(entry)
-    assert (debit.source_line_id, debit.account_id, debit.amount, debit.date) == ("227-0", "7", Decimal("125.0000"),
-                                                                                   date(2026, 10, 31))
-    assert (credit.source_line_id, credit.amount, credit.dimension_values) == ("227-1", Decimal("-125.0000"), ())
-    assert debit.dimension_values == (DimensionValue("Class", "3", "Class", "Consulting"),
-                                      DimensionValue("Department", "1", "Department", "Sydney"))
-    assert debit.source_journal_id == "227" and debit.description == "Accrued audit fee"
+def column(key: str) -> dict:
+    return {"ColTitle": key, "ColType": "String", "MetaData": [{"Name": "ColKey", "Value": key}]}
+
+
+def row(*cells: dict) -> dict:
+    return {"type": "Data", "ColData": list(cells)}
+
+
+def test_a_general_ledger_report_becomes_signed_lines_per_transaction_with_class_and_location():
+    # Columns in another order than asked; a sub-account's section inside its parent's; a Beginning Balance row.
+    keys = ("txn_type", "tx_date", "credit_amt", "debt_amt", "memo", "klass_name", "dept_name")
+    audit = {"Header": {"ColData": [{"value": "Audit Fees", "id": "7"}]}, "type": "Section", "Rows": {"Row": [
+        row({"value": "Bill", "id": "227"}, {"value": "2026-10-31"}, {"value": ""}, {"value": "100.00"},
+            {"value": "Audit"}, {"value": "Consulting"}, {"value": "Sydney"}),
+        row({"value": "Journal Entry", "id": "12"}, {"value": "2026-10-02"}, {"value": "40.00"}, {"value": ""},
+            {"value": ""}, {"value": ""}, {"value": ""})]}}
+    body = {"Header": {"Time": "2026-11-30T10:58:26-08:00"}, "Columns": {"Column": [column(k) for k in keys]},
+            "Rows": {"Row": [
+                {"Header": {"ColData": [{"value": "Professional Fees", "id": "6"}]}, "type": "Section",
+                 "Rows": {"Row": [row({"value": "Beginning Balance"}, {"value": ""}, {"value": ""},
+                                      {"value": "900.00"}, {"value": ""}, {"value": ""}, {"value": ""}), audit]}},
+                {"Header": {"ColData": [{"value": "Accounts Payable", "id": "33"}]}, "type": "Section",
+                 "Rows": {"Row": [row({"value": "Bill", "id": "227"}, {"value": "2026-10-31"}, {"value": "100.00"},
+                                      {"value": ""}, {"value": ""}, {"value": ""}, {"value": ""})]}}]}}
+    members = {("Class", "Consulting"): "3", ("Department", "Sydney"): "1"}
+    report = GeneralLedgerReport(body, lambda dimension, name: members[(dimension, name)])
+    assert sorted(report.by_transaction) == ["Bill:227", "JournalEntry:12"]
+    expense, payable = report.by_transaction["Bill:227"]
+    assert (expense.source_line_id, expense.account_id, expense.amount, expense.date) == (
+        "Bill:227:1", "7", Decimal("100.00"), date(2026, 10, 31))
+    assert (payable.source_line_id, payable.account_id, payable.amount) == ("Bill:227:2", "33", Decimal("-100.00"))
+    assert expense.dimension_values == (DimensionValue("Class", "3", "Class", "Consulting"),
+                                        DimensionValue("Department", "1", "Department", "Sydney"))
+    assert expense.source_journal_id == "Bill:227" and expense.description == "Audit"
+    (journal,) = report.by_transaction["JournalEntry:12"]
+    assert journal.amount == Decimal("-40.00") and journal.dimension_values == ()
+    assert report.time is not None and report.time.tzinfo is not None

@@ -21,7 +21,18 @@ from quickbooks import QuickBooks  # noqa: E402
 from quickbooks.cdc import change_data_capture  # noqa: E402
 from quickbooks.exceptions import AuthorizationException, QuickbooksException  # noqa: E402
 from quickbooks.objects.account import Account  # noqa: E402
+from quickbooks.objects.bill import Bill  # noqa: E402
+from quickbooks.objects.billpayment import BillPayment  # noqa: E402
+from quickbooks.objects.creditmemo import CreditMemo  # noqa: E402
+from quickbooks.objects.deposit import Deposit  # noqa: E402
+from quickbooks.objects.invoice import Invoice  # noqa: E402
 from quickbooks.objects.journalentry import JournalEntry  # noqa: E402
+from quickbooks.objects.payment import Payment  # noqa: E402
+from quickbooks.objects.purchase import Purchase  # noqa: E402
+from quickbooks.objects.refundreceipt import RefundReceipt  # noqa: E402
+from quickbooks.objects.salesreceipt import SalesReceipt  # noqa: E402
+from quickbooks.objects.transfer import Transfer  # noqa: E402
+from quickbooks.objects.vendorcredit import VendorCredit  # noqa: E402
 
 from tests.support.sandbox import TEST_CLIENT, SandboxServer, quickbooks_test_config, running_sandbox  # noqa: E402
 
@@ -75,31 +86,61 @@ def test_the_client_refreshes_its_token(signed_in):
     assert auth.access_token and auth.refresh_token != first  # Intuit rotates: keep the newest
 
 
-def test_accounts_and_journal_entries_page_to_the_end(qb, tenant):
+POSTING = (JournalEntry, Invoice, SalesReceipt, CreditMemo, RefundReceipt, Payment, Bill, VendorCredit, Purchase,
+           BillPayment, Deposit, Transfer)
+
+
+def every(entity, qb) -> list:
+    found, start = [], 1
+    while True:
+        page = entity.all(start_position=start, max_results=1000, qb=qb)
+        found += page
+        if len(page) < 1000:
+            return found
+        start += 1000
+
+
+def test_accounts_and_every_posting_entity_page_to_the_end(qb, tenant):
     accounts = Account.where("Active IN (true, false)", max_results=1000, qb=qb)
     assert {a.Classification for a in accounts} == {"Asset", "Liability", "Equity", "Revenue", "Expense"}
     assert len(Account.all(max_results=1000, qb=qb)) < len(accounts)  # a plain query answers active ones only
-    entries, start = [], 1
-    while True:
-        page = JournalEntry.all(start_position=start, max_results=1000, qb=qb)
-        entries += page
-        if len(page) < 1000:
-            break
-        start += 1000
-    assert len(entries) == tenant["journalCount"] and start > 1
-    lines = [line for entry in entries for line in entry.Line]
-    assert len(lines) == tenant["lineCount"]
-    for entry in entries:
+    found = {entity.__name__: every(entity, qb) for entity in POSTING}
+    # Every journal of the ground truth is one transaction of one entity; the ledger is posted by many.
+    assert sum(len(objects) for objects in found.values()) == tenant["journalCount"]
+    assert sum(1 for objects in found.values() if objects) >= 8
+    assert len({o.Id for objects in found.values() for o in objects}) == tenant["journalCount"]
+    for entry in found["JournalEntry"]:
         debits = sum(Decimal(str(line.Amount)) for line in entry.Line
                      if line.JournalEntryLineDetail.PostingType == "Debit")
         assert debits == Decimal(str(entry.TotalAmt))
+    for invoice in found["Invoice"][:20]:
+        assert invoice.Line and all(line.DetailType == "SalesItemLineDetail" for line in invoice.Line)
+
+
+def test_the_general_ledger_report_shows_every_posting_of_a_month(qb, sandbox, tenant):
+    month_end = date.today().replace(day=1) - timedelta(days=1)
+    month = month_end.replace(day=1)
+    report = qb.get_report("GeneralLedger", {"start_date": month.isoformat(), "end_date": month_end.isoformat(),
+                                             "columns": "tx_date,txn_type,debt_amt,credit_amt"})
+    rows = [r for section in report["Rows"]["Row"] for r in section["Rows"]["Row"]]
+    net = {section["Header"]["ColData"][0]["value"]: sum(Decimal(r["ColData"][2]["value"] or "0")
+                                                         - Decimal(r["ColData"][3]["value"] or "0")
+                                                         for r in section["Rows"]["Row"])
+           for section in report["Rows"]["Row"]}
+    assert sum(net.values()) == 0 and rows
+    truth = sandbox.admin("GET", f"/admin/tenants/{tenant['tenantId']}/trial-balance?period={month:%Y-%m}",
+                          expect=200)
+    assert {k: v for k, v in net.items() if v} == {r["accountName"]: Decimal(str(r["netAmount"]))
+                                                   for r in truth["movements"] if r["netAmount"]}
+    assert {r["ColData"][1]["value"] for r in rows} >= {"Invoice", "Bill", "Payment"}
 
 
 def test_change_data_capture_reports_a_deleted_entry(qb, sandbox, tenant):
     since = (date.today() - timedelta(days=2)).isoformat()
     gone = sandbox.admin("DELETE", f"/admin/tenants/{tenant['tenantId']}/journals/5", expect=200)
-    changes = change_data_capture([JournalEntry], since, qb=qb)
-    deleted = [e for e in changes.JournalEntry if getattr(e, "status", "") == "Deleted"]
+    changes = change_data_capture(list(POSTING), since, qb=qb)
+    deleted = [e for entity in POSTING for e in getattr(changes, entity.__name__, None) or ()
+               if getattr(e, "status", "") == "Deleted"]
     assert [e.Id for e in deleted] == [str(gone["journalNumber"])]
 
 
