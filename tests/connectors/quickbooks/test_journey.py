@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from decimal import Decimal
 from urllib.parse import urlsplit
 
@@ -17,6 +18,7 @@ from server.sandbox.config import DEMO_CLIENT
 from tests.support.journey import ORIGIN, provider_app
 from tests.support.refresh import wait_for_run
 from tests.support.sandbox import SandboxServer, quickbooks_test_config, running_sandbox
+from tests.support.waiting import wait_until
 
 CALLBACK = f"{ORIGIN}/oauth/callback/quickbooks-sandbox"
 
@@ -98,6 +100,8 @@ def test_the_quickbooks_demo_company_refreshes_into_the_workspace(client, worksp
     # A refresh that finds nothing changed still moves the ledger's cursor, so a quiet company stays inside
     # CDC's 30 days instead of being read whole again after a month.
     before = ledger_cursor(db, connection_id)
+    # The cursor is a time to the second: let the clock pass it, or a fast machine sees the same second again.
+    wait_until(lambda: datetime.now(UTC).isoformat(timespec="seconds") > before, message="the clock did not move on")
     quiet = client.post(f"/api/v1/connections/{connection_id}/refresh", json={}, headers=headers)
     third = wait_for_run_with(client, headers, quiet.get_json()["run_id"])
     assert third["status"] == "succeeded" and ledger_cursor(db, connection_id) > before
