@@ -24,6 +24,7 @@ from server.connectors.quickbooks.connector import (
 )
 from server.refresh.reconcile import _provider_movements
 from tests.support.sandbox import TEST_CLIENT, SandboxServer, quickbooks_test_config, running_sandbox
+from tests.support.waiting import wait_until
 
 REDIRECT = TEST_CLIENT.redirect_uris[0]
 # The sandbox's "minute" is one second: 500 calls and 10 at once per realm, as Intuit's limits (scaled).
@@ -189,6 +190,8 @@ def test_changes_come_by_cdc_and_their_months_report_with_deletions(connected, s
     posted = sandbox.admin("POST", f"/admin/tenants/{tenant_id}/journals", {"generate": 3}, expect=201)["journals"]
     deleted = sandbox.admin("DELETE", f"/admin/tenants/{tenant_id}/journals/{posted[0]['journalNumber']}", expect=200)
     old = sandbox.admin("DELETE", f"/admin/tenants/{tenant_id}/journals/7", expect=200)
+    wait_until(lambda: datetime.now(UTC).replace(microsecond=0) > parse_cursor(cursor),
+               message="the clock did not move on")  # the cursor is a time to the second: see it move
     records, new_cursor, log = loaded(qbo, token, realm, cursor=cursor)
     assert kinds(log)[0] == "cdc" and kinds(log).count("GeneralLedger") == 1, "the new entries are this month's"
     lines, deletions = lines_and_deletions(records)
@@ -196,7 +199,7 @@ def test_changes_come_by_cdc_and_their_months_report_with_deletions(connected, s
     assert {str(deleted["journalNumber"]), str(old["journalNumber"])} <= deleted_numbers
     new = {str(p["journalNumber"]) for p in posted[1:]}
     assert new <= {line.source_journal_id.split(":")[1] for line in lines}
-    assert new_cursor > cursor
+    assert parse_cursor(new_cursor) > parse_cursor(cursor)
     held = applied(first + records)
     assert pulled_by_code(held, by_code(qbo, token, realm)) == truth_by_code(sandbox, tenant_id)
 
@@ -204,8 +207,11 @@ def test_changes_come_by_cdc_and_their_months_report_with_deletions(connected, s
 def test_a_quiet_company_keeps_its_cursor_inside_cdcs_window(connected):
     qbo, realm, token = connected
     _, cursor, _ = loaded(qbo, token, realm)
+    # The cursor is a time to the second: let the clock pass it, or a fast machine sees the same second again.
+    wait_until(lambda: datetime.now(UTC).replace(microsecond=0) > parse_cursor(cursor),
+               message="the clock did not move on")
     records, later, log = loaded(qbo, token, realm, cursor=cursor)
-    assert kinds(log) == ["cdc"] and not records and later > cursor
+    assert kinds(log) == ["cdc"] and not records and parse_cursor(later) > parse_cursor(cursor)
 
 
 def test_a_cursor_beyond_cdcs_30_days_reads_every_month_again_replacing_what_was_loaded(connected, sandbox, tenant):
