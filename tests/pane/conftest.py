@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import sync_playwright
 
-from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, OFFICE_CDN, PANE
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, pane_page
 from tests.support.live import LiveServer, serving
 
 
@@ -35,20 +35,8 @@ def browser() -> Iterator:
 
 @pytest.fixture
 def page(browser) -> Iterator:
-    """A fresh task pane-sized page (own storage) that fails the test on any uncaught script error.
-
-    Office.js is refused at once, as on a machine without internet, so the pane runs in browser mode
-    the same way everywhere; test_offline_office_js covers an Office CDN that never answers.
-    """
-    context = browser.new_context(viewport=PANE)
-    context.route(OFFICE_CDN, lambda route: route.abort("internetdisconnected"))
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.set_default_timeout(10_000)
-    yield page
-    context.close()
-    assert not errors, f"uncaught script errors in the task pane: {errors}"
+    with pane_page(browser) as page:
+        yield page
 
 
 @pytest.fixture

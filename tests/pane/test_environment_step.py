@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 
 from server.sandbox import create_sandbox_app
 from server.sandbox.config import DEMO_CLIENT
-from tests.support.browser import OFFICE_CDN, PANE, check_screen
+from tests.support.browser import check_screen, pane_page
 from tests.support.live import serving
 from tests.support.sandbox import SandboxServer, make_test_config
 from tests.support.tls import serve_tls
@@ -49,17 +49,9 @@ def service(tmp_path, microsoft, monkeypatch):
 
 @pytest.fixture
 def pane(browser) -> Iterator:
-    """A pane-sized page whose popups accept the sandbox's self-signed certificate (the user's browser would
-    know Microsoft's), failing the test on any uncaught script error."""
-    context = browser.new_context(viewport=PANE, ignore_https_errors=True)
-    context.route(OFFICE_CDN, lambda route: route.abort("internetdisconnected"))
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.set_default_timeout(15_000)
-    yield page
-    context.close()
-    assert not errors, f"uncaught script errors in the task pane: {errors}"
+    """Its popups accept the sandbox's self-signed certificate (the user's browser would know Microsoft's)."""
+    with pane_page(browser, timeout_ms=15_000, ignore_https_errors=True) as page:
+        yield page
 
 
 def test_a_sign_in_reaching_two_environments_chooses_one_then_its_companies(pane, service, microsoft):

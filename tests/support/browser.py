@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import requests
@@ -18,6 +20,23 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
 PANE = {"width": 350, "height": 700}  # Excel's task pane is 350 px wide (research/office.md 6.2)
 OFFICE_CDN = "https://appsforoffice.microsoft.com/**"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+
+@contextmanager
+def pane_page(browser, timeout_ms: int = 10_000, **context_options) -> Iterator:
+    """A fresh task pane-sized page (own storage) that fails the test on any uncaught script error.
+
+    Office.js is refused at once, as on a machine without internet, so the pane runs in browser mode
+    the same way everywhere; test_offline_office_js covers an Office CDN that never answers."""
+    context = browser.new_context(viewport=PANE, **context_options)
+    context.route(OFFICE_CDN, lambda route: route.abort("internetdisconnected"))
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.set_default_timeout(timeout_ms)
+    yield page
+    context.close()
+    assert not errors, f"uncaught script errors in the task pane: {errors}"
 
 
 def screenshot(page, name: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import multiprocessing
 from collections import defaultdict
 from decimal import Decimal
+from types import SimpleNamespace
 
 from sqlalchemy import func, select
 
@@ -31,6 +32,11 @@ def wait_for_run(journey, run_id: int, deadline: float = 60) -> dict:
 
     return wait_until(ended, deadline, lambda: f"run {run_id} still {seen.get('status')}: {seen.get('progress')}",
                       interval=0.05)
+
+
+def wait_for_run_of(client, headers, run_id: int, deadline: float = 120) -> dict:
+    """`wait_for_run` for a test holding a client and headers rather than a journey."""
+    return wait_for_run(SimpleNamespace(client=client, headers=headers), run_id, deadline)
 
 
 def ready(journey, provider) -> int:
@@ -76,6 +82,27 @@ def ground_truth(provider, tenant_id: str) -> dict[tuple[str, str], Decimal]:
     movements = defaultdict(Decimal)
     for row in truth["movements"]:
         movements[(row["accountId"], row["period"])] += Decimal(str(row["netAmount"]))
+    return {key: value for key, value in movements.items() if value}
+
+
+def loaded_by_code(db, connection_id: int) -> dict[tuple[str, str], Decimal]:
+    """Net amount per (account code, YYYY-MM) as loaded: for dialects whose account ids are their own, not the
+    ground truth's."""
+    with db.sessions() as session:
+        rows = session.execute(
+            select(Account.code, LedgerLine.period, func.sum(LedgerLine.amount))
+            .join(Account, Account.id == LedgerLine.account_id)
+            .where(LedgerLine.connection_id == connection_id)
+            .group_by(Account.code, LedgerLine.period)).all()
+    return {(code, f"{period:%Y-%m}"): total for code, period, total in rows if total}
+
+
+def ground_truth_by_code(provider, tenant_id: str) -> dict[tuple[str, str], Decimal]:
+    """The sandbox's ground truth per (account code, YYYY-MM)."""
+    truth = provider.admin("GET", f"/admin/tenants/{tenant_id}/trial-balance", expect=200)
+    movements = defaultdict(Decimal)
+    for row in truth["movements"]:
+        movements[(row["accountCode"], row["period"])] += Decimal(str(row["netAmount"]))
     return {key: value for key, value in movements.items() if value}
 
 

@@ -5,19 +5,15 @@ OpenSSL's default store, which the connector's HTTP client reads; MSAL itself is
 an environment and a company in it, refreshes, and the loaded ledger reconciles with the trial balance."""
 from __future__ import annotations
 
-from collections import Counter
 from datetime import date, timedelta
-from decimal import Decimal
 from urllib.parse import urlsplit
 
 import pytest
 import requests
-from sqlalchemy import func, select
 
-from server.db.models import Account, LedgerLine
 from server.sandbox.config import DEMO_CLIENT
 from tests.support.journey import ORIGIN, provider_app
-from tests.support.refresh import wait_for_run
+from tests.support.refresh import ground_truth_by_code, loaded_by_code, wait_for_run_of
 
 CALLBACK = f"{ORIGIN}/oauth/callback/business-central-sandbox"
 
@@ -74,11 +70,11 @@ def test_business_central_end_to_end_through_the_service(client, workspace, tls_
 
     started = client.post(f"/api/v1/connections/{connection_id}/refresh", json={}, headers=headers)
     assert started.status_code in (200, 202), started.get_json()
-    run = wait(client, headers, started.get_json()["run_id"])
+    run = wait_for_run_of(client, headers, started.get_json()["run_id"])
     assert run["status"] == "succeeded", run
     assert not run["needs_attention"], run["counters"].get("mismatches", [])[:5]
     company_id = chosen["provider_entity_id"].split("/")[1]
-    assert loaded(db, connection_id) == ground_truth(tls_sandbox.http, company_id)
+    assert loaded_by_code(db, connection_id) == ground_truth_by_code(tls_sandbox.http, company_id)
     served = tls_sandbox.http.admin("GET", f"/admin/tenants/{company_id}/stats", expect=200)["endpoints"]
     assert served.get("trialBalances"), "the trial balance was read, and the ledger reconciled with it"
     other = next(e for e in entities if e["group"] == "sandbox")
@@ -93,33 +89,6 @@ def test_business_central_end_to_end_through_the_service(client, workspace, tls_
     tls_sandbox.http.admin("POST", f"/admin/tenants/{company_id}/journals",
                            {"generate": 2, "date": month.isoformat()}, expect=201)
     again = client.post(f"/api/v1/connections/{connection_id}/refresh", json={}, headers=headers)
-    second = wait(client, headers, again.get_json()["run_id"])
+    second = wait_for_run_of(client, headers, again.get_json()["run_id"])
     assert second["status"] == "succeeded" and second["needs_attention"], second["counters"].get("mismatches")
     assert {m["account_code"] for m in second["counters"]["mismatches"]} == {"200"}
-
-
-def loaded(db, connection_id: int) -> dict[tuple[str, str], Decimal]:
-    with db.sessions() as session:
-        rows = session.execute(
-            select(Account.code, LedgerLine.period, func.sum(LedgerLine.amount))
-            .join(Account, Account.id == LedgerLine.account_id)
-            .where(LedgerLine.connection_id == connection_id)
-            .group_by(Account.code, LedgerLine.period)).all()
-    return {(code, f"{period:%Y-%m}"): total for code, period, total in rows if total}
-
-
-def ground_truth(provider, tenant_id: str) -> dict[tuple[str, str], Decimal]:
-    truth = provider.admin("GET", f"/admin/tenants/{tenant_id}/trial-balance", expect=200)
-    want: Counter = Counter()
-    for row in truth["movements"]:
-        want[(row["accountCode"], row["period"])] += Decimal(str(row["netAmount"]))
-    return {k: v for k, v in want.items() if v}
-
-
-def wait(client, headers, run_id: int) -> dict:
-    class Steps:  # what tests.support.refresh.wait_for_run reads of a journey
-        pass
-
-    steps = Steps()
-    steps.client, steps.headers = client, headers
-    return wait_for_run(steps, run_id, deadline=120)

@@ -3,20 +3,18 @@ holds the company's ledger, reconciled with its trial balance, and the connectio
 month (Intuit meters reads by the month)."""
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from decimal import Decimal
 from urllib.parse import urlsplit
 
 import pytest
 import requests
 from sqlalchemy import func, select
 
-from server.db.models import Account, Entity, LedgerLine, SyncCursor
+from server.db.models import Entity, LedgerLine, SyncCursor
 from server.sandbox.config import DEMO_CLIENT
 from tests.support.journey import ORIGIN, provider_app
-from tests.support.refresh import wait_for_run
+from tests.support.refresh import ground_truth_by_code, loaded_by_code, wait_for_run_of
 from tests.support.sandbox import SandboxServer, quickbooks_test_config, running_sandbox
 from tests.support.waiting import wait_until
 
@@ -70,10 +68,10 @@ def test_the_quickbooks_demo_company_refreshes_into_the_workspace(client, worksp
                         json={"selected_ids": [entities[0]["id"]]}, headers=headers)
     assert chosen.status_code == 200
     started = client.post(f"/api/v1/connections/{connection_id}/refresh", json={}, headers=headers)
-    run = wait_for_run_with(client, headers, started.get_json()["run_id"])
+    run = wait_for_run_of(client, headers, started.get_json()["run_id"])
     assert run["status"] == "succeeded", run
     assert not run["needs_attention"], run["counters"].get("mismatches", [])[:5]
-    assert loaded(db, connection_id) == ground_truth(provider, tenant["tenantId"])
+    assert loaded_by_code(db, connection_id) == ground_truth_by_code(provider, tenant["tenantId"])
     with db.sessions() as session:
         base = session.scalar(select(Entity.base_currency).where(Entity.connection_id == connection_id))
     assert base == tenant["baseCurrency"]
@@ -86,10 +84,10 @@ def test_the_quickbooks_demo_company_refreshes_into_the_workspace(client, worksp
     for number in (posted[0]["journalNumber"], 2):
         provider.admin("DELETE", f"/admin/tenants/{tenant['tenantId']}/journals/{number}", expect=200)
     again = client.post(f"/api/v1/connections/{connection_id}/refresh", json={}, headers=headers)
-    second = wait_for_run_with(client, headers, again.get_json()["run_id"])
+    second = wait_for_run_of(client, headers, again.get_json()["run_id"])
     assert second["status"] == "succeeded" and not second["needs_attention"], second["counters"]
     assert second["counters"]["journals"]["deleted"] >= 2
-    assert loaded(db, connection_id) == ground_truth(provider, tenant["tenantId"])
+    assert loaded_by_code(db, connection_id) == ground_truth_by_code(provider, tenant["tenantId"])
     with db.sessions() as session:
         kept = session.scalar(select(func.count()).select_from(LedgerLine)
                               .where(LedgerLine.connection_id == connection_id))
@@ -103,7 +101,7 @@ def test_the_quickbooks_demo_company_refreshes_into_the_workspace(client, worksp
     # The cursor is a time to the second: let the clock pass it, or a fast machine sees the same second again.
     wait_until(lambda: datetime.now(UTC).isoformat(timespec="seconds") > before, message="the clock did not move on")
     quiet = client.post(f"/api/v1/connections/{connection_id}/refresh", json={}, headers=headers)
-    third = wait_for_run_with(client, headers, quiet.get_json()["run_id"])
+    third = wait_for_run_of(client, headers, quiet.get_json()["run_id"])
     assert third["status"] == "succeeded" and ledger_cursor(db, connection_id) > before
 
 
@@ -111,31 +109,3 @@ def ledger_cursor(db, connection_id: int) -> str:
     with db.sessions() as session:
         return session.scalar(select(SyncCursor.value).where(SyncCursor.connection_id == connection_id,
                                                              SyncCursor.stream == "general_ledger"))
-
-
-def loaded(db, connection_id: int) -> dict[tuple[str, str], Decimal]:
-    """Net amount per (account code, YYYY-MM) as loaded into the workspace."""
-    with db.sessions() as session:
-        rows = session.execute(
-            select(Account.code, LedgerLine.period, func.sum(LedgerLine.amount))
-            .join(Account, Account.id == LedgerLine.account_id)
-            .where(LedgerLine.connection_id == connection_id)
-            .group_by(Account.code, LedgerLine.period)).all()
-    return {(code, f"{period:%Y-%m}"): total for code, period, total in rows if total}
-
-
-def ground_truth(provider, tenant_id: str) -> dict[tuple[str, str], Decimal]:
-    truth = provider.admin("GET", f"/admin/tenants/{tenant_id}/trial-balance", expect=200)
-    want: Counter = Counter()
-    for row in truth["movements"]:
-        want[(row["accountCode"], row["period"])] += Decimal(str(row["netAmount"]))
-    return {k: v for k, v in want.items() if v}
-
-
-def wait_for_run_with(client, headers, run_id: int) -> dict:
-    class Steps:  # what tests.support.refresh.wait_for_run reads of a journey
-        pass
-
-    steps = Steps()
-    steps.client, steps.headers = client, headers
-    return wait_for_run(steps, run_id, deadline=120)
