@@ -80,8 +80,3 @@ function focusHeading() {
   if (!heading.hasAttribute("tabindex")) heading.setAttribute("tabindex", "-1");
   heading.focus();
 }
-
-// The Workbook screen (issue 16). Its module imports nothing that imports this one.
-import { workbookView } from "./views/workbook.js";
-
-route("/workbook", workbookView);

@@ -15,6 +15,7 @@ import { listView } from "./views/list.js";
 import { logView } from "./views/log.js";
 import { mappingChangesView, mappingView } from "./views/mapping.js";
 import { addView, companiesView, reconnectView } from "./views/wizard.js";
+import { workbookView } from "./views/workbook.js";
 
 const KEY_REJECTED = "That workspace key was not accepted";
 const VIEWS = ["loading-view", "sign-in-view", "app"];
@@ -29,6 +30,7 @@ route("/connections/:id/mapping/changes", mappingChangesView);
 route("/add", addView);
 route("/log", logView);
 route("/dimensions", dimensionsView);
+route("/workbook", workbookView);
 
 function start() {
   // First, before anything else can run: the key must leave the address bar at once.
@@ -97,8 +99,10 @@ function showWorkspace(workspace) {
 }
 
 // The tab of the page on screen; the wizard and the details belong to Connections.
+const TABS = ["log", "dimensions", "workbook"];
+
 function markPage(path) {
-  const page = path.startsWith("/log") ? "log" : path.startsWith("/dimensions") ? "dimensions" : "connections";
+  const page = TABS.find((tab) => path.startsWith(`/${tab}`)) ?? "connections";
   for (const link of byId("pages").querySelectorAll("a")) {
     if (link.dataset.page === page) link.setAttribute("aria-current", "page");
     else link.removeAttribute("aria-current");

@@ -113,7 +113,8 @@ class SheetOut(BaseModel):
     data_as_of: datetime | None
 
 
-def _open(query: SheetFilters) -> Workbook:
+def open_workbook(query: SheetFilters) -> Workbook:
+    """The caller's workspace as sheets, filtered as the query asks (also what xlwings' route writes)."""
     if query.from_ and query.to and query.from_ > query.to:
         raise ApiError(422, "invalid_value", "The last period comes before the first.", "to")
     filters = Filters(entity_ids=tuple(query.entity), period_from=query.from_, period_to=query.to,
@@ -139,7 +140,7 @@ def _stamp_out(stamp: Stamp) -> dict[str, Any]:
 def describe_workbook(query: SheetFilters):
     """The stamp (workspace, connections and their last successful refresh, built at) and the sheets a load
     writes with these filters, with their row counts."""
-    workbook = _open(query)
+    workbook = open_workbook(query)
     stamp = workbook_stamp(request_session(), current_caller().workspace_id)
     sheets = [{"name": TITLES[sheet], "table": TITLES[sheet], "href": f"/api/v1/workbook/{sheet}",
                "rows": workbook.count(sheet)} for sheet in SHEETS]
@@ -150,7 +151,7 @@ def describe_workbook(query: SheetFilters):
 def read_sheet(path: SheetPath, query: SheetQuery):
     """One page of a sheet's rows, in a stable order (entity, period, account code, then line), with its columns'
     names, types and number formats."""
-    workbook = _open(query)
+    workbook = open_workbook(query)
     stamp = workbook_stamp(request_session(), current_caller().workspace_id)
     page = workbook.page(path.sheet, query.offset, query.limit)
     end = query.offset + len(page.frame)
@@ -169,7 +170,7 @@ def read_sheet(path: SheetPath, query: SheetQuery):
 def download_workbook(query: SheetFilters):
     """Actuals, Accounts and Dimensions as Excel tables of those names, and an About sheet with the stamp, in one
     .xlsx file. Refused (422 `too_many_rows`) when a sheet would not fit in a worksheet."""
-    workbook = _open(query)
+    workbook = open_workbook(query)
     for sheet in SHEETS:
         if workbook.count(sheet) > EXCEL_MAX_ROWS - 1:
             raise ApiError(422, "too_many_rows", f"The {TITLES[sheet]} sheet would have more rows than a worksheet "

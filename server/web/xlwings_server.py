@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ledgerpane.excel import write_sheets
 from server.errors import ApiError
 from server.web.common import BEARER, ERRORS
-from server.web.workbook import SheetFilters, _open
+from server.web.workbook import SheetFilters, open_workbook
 from server.workbook.sheets import SHEETS, TITLES, Workbook
 
 LICENSE_KEY_VARIABLE = "XLWINGS_LICENSE_KEY"
@@ -88,7 +88,7 @@ def load_with_xlwings(query: SheetFilters, body: BookIn):
     in place), and answer the actions for the client to apply. Only when the service has an xlwings licence key."""
     import xlwings  # here, not at the top: only a licensed service ever loads xlwings' licence-gated engines
 
-    frames = _frames(_open(query))
+    frames = _frames(open_workbook(query))
     try:
         with xlwings.Book(json=request.get_json()) as book:  # closing it frees what xlwings keeps per book
             write_sheets(book, frames)
