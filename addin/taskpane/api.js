@@ -38,17 +38,31 @@ export function sendJson(method, path, body = undefined) {
   return request(method, path, body);
 }
 
+// A file's bytes (an .xlsx), with the key in the header as always: never in an address, where it would reach
+// logs and history. Files take longer than JSON, so they get a longer deadline.
+export async function getBlob(path, deadlineMs) {
+  const response = await send("GET", path, { Authorization: `Bearer ${workspaceKey}` }, undefined, deadlineMs);
+  if (response.ok) return response.blob();
+  throw errorFrom(response.status, await response.json().catch(() => null));
+}
+
 async function request(method, path, body) {
   const headers = { Authorization: `Bearer ${workspaceKey}`, Accept: "application/json" };
   if (body !== undefined) headers["Content-Type"] = "application/json";
-  let response;
+  const response = await send(method, path, headers, body, REQUEST_DEADLINE_MS);
+  const answer = await response.json().catch(() => null);
+  if (response.ok && answer !== null) return answer;
+  throw errorFrom(response.status, answer);
+}
+
+async function send(method, path, headers, body, deadlineMs) {
   try {
-    response = await fetch(path, {
+    return await fetch(path, {
       method,
       headers,
       body: body === undefined ? undefined : JSON.stringify(body),
       cache: "no-store",
-      signal: AbortSignal.timeout(REQUEST_DEADLINE_MS),
+      signal: AbortSignal.timeout(deadlineMs),
     });
   } catch (error) {
     const slow = error && error.name === "TimeoutError";
@@ -56,9 +70,6 @@ async function request(method, path, body) {
       ? "Ledgerpane's service is taking too long to answer."
       : "Ledgerpane can't reach its service. Check your connection, then retry.");
   }
-  const answer = await response.json().catch(() => null);
-  if (response.ok && answer !== null) return answer;
-  throw errorFrom(response.status, answer);
 }
 
 function errorFrom(status, body) {

@@ -1,27 +1,12 @@
-// Files from the service saved to the user's disk: fetched with the key in the Authorization header (never in
-// an address, where it would reach logs and history), then saved through a temporary blob link.
+// Files from the service saved to the user's disk (fetched by api.js, the key in a header), through a
+// temporary blob link.
 
-import { ApiError, NetworkError } from "../api.js";
-import { storedKey } from "../key.js";
+import { getBlob } from "../api.js";
 
 const DOWNLOAD_DEADLINE_MS = 120000;
 
-export async function fileBytes(path) {
-  let response;
-  try {
-    response = await fetch(path, { headers: { Authorization: `Bearer ${storedKey()}` }, cache: "no-store",
-      signal: AbortSignal.timeout(DOWNLOAD_DEADLINE_MS) });
-  } catch {
-    throw new NetworkError("Ledgerpane can't reach its service. Check your connection, then retry.");
-  }
-  if (!response.ok) {
-    const body = await response.json().catch(() => null);
-    const detail = (body && body.error) || {};
-    throw new ApiError(response.status, detail.code || `http_${response.status}`,
-      detail.message || `Ledgerpane's service answered with an unexpected response (HTTP ${response.status}).`,
-      detail.field ?? null);
-  }
-  return response.blob();
+function fileBytes(path) {
+  return getBlob(path, DOWNLOAD_DEADLINE_MS);
 }
 
 export async function saveFile(path, fileName) {
