@@ -34,8 +34,7 @@ from server.db.models import (
 )
 from server.errors import ApiError, not_found
 from server.runtime import runtime
-from server.web.common import BEARER, ERRORS, Id, Name, OptionalBody, StrictModel, Text
-from server.web.log import ListQuery
+from server.web.common import BEARER, ERRORS, Id, Name, OptionalBody, PageQuery, StrictModel, Text
 from server.web.schedules import ScheduleOut, schedule_out
 
 log = logging.getLogger(__name__)
@@ -256,7 +255,7 @@ SORTABLE = ("name", "provider", "business_account", "entities", "credential_stat
             "last_authorized_at", "last_successful_run_at", "last_run_at", "schedule", "records_last_30_days")
 
 
-class ConnectionQuery(ListQuery):
+class ConnectionQuery(PageQuery):
     q: Text | None = Field(None, description="Search name, provider (key or catalog name), business "
                                                             "account and the names of selected entities.")
     sort: Literal[SORTABLE] = "name"  # type: ignore[valid-type]

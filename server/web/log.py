@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import base64
-import functools
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from typing import Annotated, Any, Literal
@@ -37,22 +36,6 @@ def _iso_date_or_time(value: Any) -> date | datetime:
 # A date means the start of that day, and a time without a zone is the workspace's own (its timezone).
 WorkspaceTime = Annotated[date | datetime, PlainValidator(_iso_date_or_time), WithJsonSchema(
     {"anyOf": [{"type": "string", "format": "date"}, {"type": "string", "format": "date-time"}]})]
-
-
-class ListQuery(PageQuery):
-    """A list's query. flask-openapi3 asks the model for its JSON schema on every request to read the query
-    string (a few milliseconds each time): that schema never changes, so it is made once per model."""
-
-    @classmethod
-    def model_json_schema(cls, *args, **kwargs) -> dict[str, Any]:
-        if args or kwargs:  # the OpenAPI document's own call, with its settings
-            return super().model_json_schema(*args, **kwargs)
-        return _query_schema(cls)
-
-
-@functools.cache
-def _query_schema(model: type[ListQuery]) -> dict[str, Any]:
-    return super(ListQuery, model).model_json_schema()
 
 
 @dataclass(frozen=True)
@@ -92,7 +75,7 @@ LogCursor = Annotated[Cursor, PlainValidator(_cursor), WithJsonSchema({"type": "
 COUNT_LIMIT = 1000
 
 
-class LogQuery(ListQuery):
+class LogQuery(PageQuery):
     connection_id: Id | None = None
     entity_id: Id | None = None
     # The refresh's data types, and what the scheduler did (a skipped night, a paused schedule).
