@@ -9,7 +9,7 @@ the Unmapped account, or a chosen account).
 Where an account lands is kept on the provider's account row (`account.workspace_account_id`); a ledger line
 keeps its provider account (`ledger_line.account_id`), so re-mapping changes a few account rows in the saving
 transaction, and every loaded line follows at once, never half old and half new. Reports read a line's
-workspace account through its provider account (`workspace_account_of_line`).
+workspace account through its provider account (`ledger_line.account_id` -> `account.workspace_account_id`).
 """
 from __future__ import annotations
 
@@ -303,16 +303,6 @@ def place_accounts(db: Any, workspace_id: int, connection_id: int, entity_id: in
         db.execute(update(table).where(table.c.id == bindparam("b_id"))
                    .values(workspace_account_id=bindparam("b_target"), placed_by=bindparam("b_how")), updates)
     return out
-
-
-def workspace_account_of_line():
-    """The workspace account of each provider account, for a report joining `ledger_line.account_id` to
-    `account_id`: the one place reports read where a line's account lands."""
-    return (select(Account.id.label("account_id"), WorkspaceAccount.id.label("workspace_account_id"),
-                   WorkspaceAccount.code, WorkspaceAccount.name, WorkspaceAccount.account_class,
-                   WorkspaceAccount.is_unmapped)
-            .join(WorkspaceAccount, WorkspaceAccount.id == Account.workspace_account_id)
-            .subquery("workspace_account_of_line"))
 
 
 # --- what moved, and what is unmapped
