@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Tests run in three processes (pytest-xdist), most of them waiting on a server, a browser or a subprocess; one test
+# at a time per process, so the long ones (collected first) run beside the short ones.
+TEST_PROCESSES ?= 3
 
 .PHONY: run test lint clean
 
@@ -17,7 +20,7 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check server tests benchmarks
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_PROCESSES) --dist load --maxschedchunk 1 $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check server tests benchmarks

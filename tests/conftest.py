@@ -23,6 +23,27 @@ from tests.support.live import LiveServer, serving
 pytest_plugins = ["tests.support.sandbox", "tests.support.journey"]
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The few long tests (marked slow: the soak, the fuzzing) go first, so that under `make test`'s several
+    processes they run beside the many short ones instead of alone at the end."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
+@pytest.fixture
+def figures(record_property):
+    """What a long test measured (the soak's runs and kills, the fuzzer's requests), shown in the run's summary:
+    kept on the test's report, so it reaches the summary from whichever test process ran it."""
+    return lambda text: record_property("figures", text)
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    reports = [r for kind in ("passed", "failed") for r in terminalreporter.stats.get(kind, []) if r.when == "call"]
+    texts = [f"{r.nodeid}\n{value}" for r in reports for name, value in r.user_properties if name == "figures"]
+    if texts:
+        terminalreporter.write_sep("=", "figures")
+        terminalreporter.write_line("\n\n".join(texts))
+
+
 @pytest.fixture(scope="session", params=BACKENDS)
 def database(request, tmp_path_factory) -> Iterator[Database]:
     url, drop = fresh_database_url(request.param, tmp_path_factory.mktemp(request.param))

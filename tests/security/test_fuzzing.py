@@ -11,6 +11,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis import GenerationMode
@@ -78,7 +79,8 @@ def fuzz(operation, mode: GenerationMode, base_url: str, key: str, failures: dic
     one()
 
 
-def test_the_api_keeps_its_document_under_fuzzing(db, tmp_path, provider, workspace, capsys, caplog):
+@pytest.mark.slow
+def test_the_api_keeps_its_document_under_fuzzing(db, tmp_path, provider, workspace, figures, caplog):
     caplog.set_level(logging.WARNING, logger="werkzeug")  # one access-log line per request is noise here
     with provider_app(db, tmp_path, provider, rate_limit_failed_keys="1000000 per hour") as app:
         connection_id = Journey(app.test_client(), provider, workspace.admin()).connect("Fuzzed books")
@@ -96,8 +98,7 @@ def test_the_api_keeps_its_document_under_fuzzing(db, tmp_path, provider, worksp
                     if "{connection_id}" in operation.path:  # the seeded connection, not only ids that miss
                         fuzz(operation, GenerationMode.POSITIVE, base_url, key, failures,
                              path_parameters={"connection_id": connection_id})
-        with capsys.disabled():
-            print(f"\nfuzzing: {counter.count} requests over {len(operations)} operations, "
-                  f"{EXAMPLES} examples per operation, mode and key")
+        figures(f"fuzzing: {counter.count} requests over {len(operations)} operations, "
+                f"{EXAMPLES} examples per operation, mode and key")
     assert not failures, "\n\n".join(f"{label}:\n{text}" for label, text in failures.items())
     assert counter.count > len(operations) * EXAMPLES
