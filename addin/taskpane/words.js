@@ -22,6 +22,21 @@ export const DATA_TYPES = {
   schedule: "Schedule",
 };
 
+// The types a stream's field can load as (server/mapping/fields.py), as the field-types screen offers them.
+export const FIELD_TYPES = {
+  string: "Text",
+  integer: "Whole number",
+  decimal: "Decimal",
+  date: "Date",
+  datetime: "Date and time",
+  boolean: "Yes or no",
+};
+
+export function fieldTypeText(type, scale) {
+  const name = FIELD_TYPES[type] || type;
+  return type === "decimal" ? `${name}, ${scale ?? 2} places` : name;
+}
+
 export const RUN_STATUS = {
   queued: "Waiting to start",
   running: "Refreshing",
@@ -103,14 +118,6 @@ export function problemOf(connection) {
   }
   return null;
 }
-
-// What a provider's consent page asks for that people may not expect, said before they sign in (by catalog key).
-const NO_READ_ONLY_SCOPE = "Microsoft offers no read-only permission for Business Central, so its sign-in page asks "
-  + "to read and write your financial data. Ledgerpane only reads: it never changes anything in Business Central.";
-export const CONSENT_NOTES = {
-  "business-central": NO_READ_ONLY_SCOPE,
-  "business-central-sandbox": NO_READ_ONLY_SCOPE,
-};
 
 // The environment step: a provider's groups of companies (Business Central's environments), each with its count.
 export function environmentChoice(name, companies) {

@@ -298,6 +298,8 @@ class Account(Base):
     workspace_account_id: Mapped[int | None] = mapped_column(
         ForeignKey("workspace_account.id", ondelete="SET NULL"), index=True)
     placed_by: Mapped[str] = mapped_column(String(10), default="")
+    # The provider's other fields of the account: a JSON array, in its stream's `fields` order ("" if none).
+    source_fields: Mapped[str] = mapped_column(Text, default="")
 
 
 class WorkspaceAccount(Base):
@@ -407,6 +409,10 @@ class LedgerLine(Base):
     source_dimensions: Mapped[str] = mapped_column(Text, default="")
     run_id: Mapped[int | None] = mapped_column()
     source_updated_at: Mapped[datetime | None]
+    # The provider's other fields of the line (its stream's `fields`: a reference, a tax type...), cast per the
+    # connection's field types: a JSON array in the stream's `fields` order, as text, which a binary COPY and
+    # SQLite take as is ("" if none).
+    source_fields: Mapped[str] = mapped_column(Text, default="")
 
 
 class SourceDimension(Base):
@@ -480,6 +486,27 @@ class MappingChange(Base):
     summary: Mapped[str] = mapped_column(Text, default="")
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class StreamField(Base):
+    """A field a connection's stream keeps (`Stream.fields`): the type an admin cast it to, if any, and a few
+    of its values from the last refresh. The field's default type is the connector's declaration."""
+
+    __tablename__ = "stream_field"
+    __table_args__ = (UniqueConstraint("connection_id", "stream", "field"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspace.id", ondelete="CASCADE"), index=True)
+    connection_id: Mapped[int] = mapped_column(ForeignKey("connection.id", ondelete="CASCADE"))
+    stream: Mapped[str] = mapped_column(String(100))
+    field: Mapped[str] = mapped_column(String(100))
+    type: Mapped[str | None] = mapped_column(String(10))  # None: the default type, values kept as sent
+    scale: Mapped[int | None] = mapped_column(Integer)  # decimal places of a decimal
+    samples: Mapped[list[Any]] = mapped_column(default=list)  # distinct values, each as its JSON text
+    samples_run_id: Mapped[int | None] = mapped_column()  # the refresh that took them
+    samples_at: Mapped[datetime | None]
+    changed_by: Mapped[str] = mapped_column(String(320), default="")
+    changed_at: Mapped[datetime | None]
 
 
 class TrialBalanceLine(Base):

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import Any
 
 from server.connectors.framework.records import DimensionValue
+from server.mapping.fields import StreamFields
 from server.mapping.routing import Routing
 from server.store.ledger import Encoding
 
@@ -30,6 +32,7 @@ class LineMapper:
     account_ids: dict[str, int]  # provider account id -> account.id
     encoding: Encoding
     routing: Routing = field(default_factory=Routing)
+    fields: StreamFields | None = None  # the stream's other fields, kept on each line (server/mapping/fields.py)
     _combinations: dict[tuple, tuple] = field(default_factory=dict, repr=False)  # values -> (text, members)
 
     def rows(self, lines: Iterable[Any]) -> tuple[list[tuple], list[Any]]:
@@ -38,7 +41,8 @@ class LineMapper:
         untagged = self.routing.unmapped
         encode_date, encode_amount, encode_time = self.encoding.day, self.encoding.amount, self.encoding.moment
         combinations = self._combinations
-        for line in lines:
+        kept = self.fields.texts(lines) if self.fields is not None and self.fields.fields else repeat("")
+        for line, source_fields in zip(lines, kept, strict=False):  # `kept` may be endless
             account_id = self.account_ids.get(line.account_id)
             if account_id is None:
                 unknown.append(line)
@@ -56,7 +60,7 @@ class LineMapper:
             out.append((
                 self.workspace_id, self.connection_id, self.entity_id, line.source_line_id, line.source_journal_id,
                 day, period, account_id, dim1, dim2, dim3, dim4, amount, self.currency, amount,
-                line.description or "", values, self.run_id, encode_time(line.created_at),
+                line.description or "", values, self.run_id, encode_time(line.created_at), source_fields,
             ))
         return out, unknown
 

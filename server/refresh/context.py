@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Connection as DbConnection
@@ -29,6 +29,11 @@ class RunCancelled(Exception):
     def __init__(self, reason: str = "") -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class RunTakenOver(Exception):
+    """Another execution carries the run out now (another worker took it over, or the run was presumed dead and
+    queued again or failed): this one stops writing at once and leaves the run, its status included, to it."""
 
 
 @dataclass
@@ -62,6 +67,10 @@ class Run:
     changes: list[dict[str, Any]] = field(default_factory=list)
     mismatches: list[dict[str, Any]] = field(default_factory=list)
     entity_failures: list[dict[str, Any]] = field(default_factory=list)
+    # The run row's worker and started_at as this execution claimed it: found changed at a commit point, the run
+    # is no longer this execution's (RunTakenOver).
+    worker: str = ""
+    claimed_at: datetime | None = None
 
     def wants(self, stream: Stream) -> bool:
         if self.streams is not None and stream.name not in self.streams and stream.data_type not in self.streams:
@@ -95,10 +104,15 @@ class Run:
 
 def commit_point(connection: DbConnection, run: Run, **where: Any) -> None:
     """Progress and heartbeat travel with each batch; a cancel, a disconnect or a delete asked for meanwhile
-    stops the run here (what this batch wrote rolls back with the cursor; earlier batches stay)."""
-    status, connection_status, deleted_at = connection.execute(
-        select(RefreshRun.status, Connection.status, Connection.deleted_at)
-        .join(Connection, Connection.id == RefreshRun.connection_id).where(RefreshRun.id == run.id)).one()
+    stops the run here (what this batch wrote rolls back with the cursor; earlier batches stay), and so does a
+    takeover: the batch is then the new execution's to write, from the cursor it finds."""
+    # Locked, so a takeover lands either before this check or after this batch's commit, never between.
+    status, worker, started_at, connection_status, deleted_at = connection.execute(
+        select(RefreshRun.status, RefreshRun.worker, RefreshRun.started_at, Connection.status, Connection.deleted_at)
+        .join(Connection, Connection.id == RefreshRun.connection_id).where(RefreshRun.id == run.id)
+        .with_for_update(of=RefreshRun)).one()
+    if not still_ours(run, status, worker, started_at):
+        raise RunTakenOver(f"run {run.id} is carried out by {worker or 'nobody'} now ({status})")
     if status == RunStatus.cancelled.value:
         raise RunCancelled("Cancelled; what was loaded before stays, and the next refresh goes on from there.")
     stopped = stopped_because(connection_status, deleted_at)
@@ -106,6 +120,13 @@ def commit_point(connection: DbConnection, run: Run, **where: Any) -> None:
         raise RunCancelled(stopped)
     connection.execute(update(RefreshRun).where(RefreshRun.id == run.id).values(
         progress=run.progress(**where), heartbeat_at=utcnow()))
+
+
+def still_ours(run: Run, status: str, worker: str, started_at: datetime | None) -> bool:
+    """Whether the run row still says this execution carries it out: claimed by it, and running or cancelled
+    (to be stopped by it). Queued again or failed, it was presumed dead; another claim, it was taken over."""
+    return ((worker, started_at) == (run.worker, run.claimed_at)
+            and status in (RunStatus.running.value, RunStatus.cancelled.value))
 
 
 def stopped_because(connection_status: str, deleted_at: Any) -> str:

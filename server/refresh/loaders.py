@@ -15,6 +15,7 @@ from server.connectors.framework.records import Account as AccountRecord
 from server.connectors.framework.records import CompanyProfile, Currency, Dimension, LedgerLine, Role
 from server.db.models import Account, Entity, SourceDimension, SourceDimensionOption
 from server.mapping import review
+from server.mapping.fields import fields_text
 from server.mapping.ledger import LineMapper
 from server.refresh.context import EntityScope, Run
 from server.store.ledger import Written, upsert
@@ -44,7 +45,8 @@ def load_accounts(db: DbConnection, run: Run, entity: EntityScope, records: list
     rows = [{"workspace_id": run.workspace_id, "connection_id": run.connection_id, "entity_id": entity.id,
              "source_account_id": r.source_id, "code": r.code or "", "name": r.name,
              "account_type": r.account_type or "", "account_class": r.account_class or "",
-             "status": r.status, "currency": r.currency, "source_updated_at": r.updated_at} for r in records]
+             "status": r.status, "currency": r.currency, "source_updated_at": r.updated_at,
+             "source_fields": fields_text(r.source_fields)} for r in records]
     written = upsert(db, Account.__table__, rows, key=("source_account_id",), scope={"entity_id": entity.id})
     review.accounts_loaded(db, run.workspace_id, run.connection_id, entity.id, entity.name, before, run.id)
     return written

@@ -25,10 +25,19 @@ from server.connectors.framework.records import ROLES, Role
 from server.connectors.framework.streams import PullOptions, Stream
 from server.db.engine import transaction
 from server.db.models import Account, Connection, ConnectionStatus, Entity, RefreshRun, RunStatus, SyncCursor, utcnow
+from server.mapping import stream_fields
 from server.mapping.ledger import LineMapper
 from server.mapping.routing import load_routing
 from server.refresh import changes
-from server.refresh.context import EntityScope, Run, RunCancelled, commit_point, stopped_because
+from server.refresh.context import (
+    EntityScope,
+    Run,
+    RunCancelled,
+    RunTakenOver,
+    commit_point,
+    still_ours,
+    stopped_because,
+)
 from server.refresh.loaders import LOADERS, add_accounts_from_lines
 from server.refresh.outcomes import fixing_action, plain_reason
 from server.refresh.reader import Batch, ReadJob, read
@@ -38,6 +47,7 @@ from server.store.ledger import (
     Encoding,
     Written,
     delete_lines,
+    delete_unlisted_lines,
     drop_staged,
     staged_tables,
     upsert,
@@ -71,11 +81,15 @@ def execute(runtime: Any, run_id: int) -> str:
                   list(connection.data_types), runtime.connector_for(connection),
                   runtime.vault.token_source(connection.id), sessions,
                   RefreshSettings.from_settings(runtime.settings), connection.provider,
-                  dict(connection.setup_fields or {}), runtime.settings)
+                  dict(connection.setup_fields or {}), runtime.settings, worker=record.worker,
+                  claimed_at=record.started_at)
     _drop_abandoned_batches(sessions)
     try:
         for entity in entities:
             _refresh_entity_or_note_why_not(run, entity)
+    except RunTakenOver as gone:
+        log.warning("refresh run %s stops here without finishing: %s", run_id, gone)
+        return "taken over"
     except RunCancelled as stop:
         return _finish(run, RunStatus.cancelled, None, stop.reason)
     except Exception as error:
@@ -127,7 +141,10 @@ def _finish(run: Run, status: RunStatus, error: BaseException | None, stopped: s
     """End the run and move the connection as the status machine allows. A connection disconnected or
     deleted meanwhile keeps its status: the run only says it stopped."""
     with transaction(run.sessions) as session:
-        record = session.get(RefreshRun, run.id)
+        record = session.get(RefreshRun, run.id, with_for_update=True)
+        if not still_ours(run, record.status, record.worker, record.started_at):  # taken over since the last batch
+            log.warning("refresh run %s is carried out by %s now: its end is theirs to write", run.id, record.worker)
+            return "taken over"
         connection = session.get(Connection, run.connection_id)
         stopped = stopped or stopped_because(connection.status, connection.deleted_at)
         if record.status == RunStatus.cancelled.value or stopped:
@@ -213,14 +230,21 @@ def _pull_stream(run: Run, entity: EntityScope, stream: Stream, calls: list, per
         last_cursor = page.cursor
         run.pages += 1
         run.rows_read += len(page.records)
+    misfits = ""
     with transaction(run.sessions) as session:
         db = session.connection()
+        fields = stream_fields.for_load(db, run.connection_id, stream)
+        if fields is not None:
+            fields.cast_records(records, [getattr(record, "source_id", "") for record in records])
         written = LOADERS[stream.role](db, run, entity, records)
         _save_cursor(db, run, entity, stream, cursor, last_cursor)
+        if fields is not None:
+            misfits = stream_fields.note_load(db, run.workspace_id, run.connection_id, run.id, stream.name, fields)
         run.rows_written += written.inserted + written.updated
         if stream.data_type is not None:
             run.count(stream.data_type, written, len(records))
         commit_point(db, run, entity=entity.name, stream=stream.name)
+    _log_misfits(run, entity, stream, misfits)
     return written
 
 
@@ -229,6 +253,8 @@ def _load_ledger(run: Run, entity: EntityScope, stream: Stream, options: PullOpt
     """Pull and map (server/refresh/reader.py: a long pull in a helper process), and write each batch with
     its cursor."""
     mapper = _line_mapper(run, entity)
+    with run.sessions() as session:
+        mapper.fields = stream_fields.for_load(session, run.connection_id, stream)
     job = ReadJob(run.app_settings, run.provider, run.setup, stream.name, run.connection_id,
                   entity.provider_entity_id, _rewind(stream, cursor, run.settings), dict(options), mapper,
                   run.settings.batch_rows, stage=not mapper.encoding.sqlite)
@@ -238,6 +264,7 @@ def _load_ledger(run: Run, entity: EntityScope, stream: Stream, options: PullOpt
     # collections walking them page after page cost more than the parse itself (research/perf.md).
     with gc_paused():
         batches = read(job, calls, run.connector, run.token, pages_here=run.settings.pages_in_process)
+        ours = True
         try:
             for batch in batches:
                 run.pages += batch.pages
@@ -248,14 +275,30 @@ def _load_ledger(run: Run, entity: EntityScope, stream: Stream, options: PullOpt
                 total += written
                 cursor = batch.cursor
                 del batch  # before the reader unpickles the next one (server/refresh/reader.py)
+        except RunTakenOver:
+            ours = False  # the tables staged under the run's id may be the new execution's now
+            raise
         finally:
             batches.close()
-            if job.stage:  # batches staged but not moved (the run stopped early): nobody else will
+            if job.stage and ours:  # batches staged but not moved (the run stopped early): nobody else will
                 with transaction(run.sessions) as session:
                     db = session.connection()
                     drop_staged(db, [table for table, of_run in staged_tables(db).items() if of_run == run.id])
     periods.update(mapper.encoding.periods_seen)
+    if mapper.fields is not None:
+        with transaction(run.sessions) as session:
+            misfits = stream_fields.note_load(session.connection(), run.workspace_id, run.connection_id, run.id,
+                                              stream.name, mapper.fields)
+        _log_misfits(run, entity, stream, misfits)
     return total
+
+
+def _log_misfits(run: Run, entity: EntityScope, stream: Stream, misfits: str) -> None:
+    """Values that did not fit their field type were left empty on lines that loaded all the same: the log
+    names them (an event of its own, after the batch's transaction: events are written in theirs)."""
+    if misfits:
+        run.log(entity, stream.data_type or "accounts", "needs_attention", Written(), [], time.monotonic(),
+                detail=f"{stream.name}: {misfits}")
 
 
 def _write_ledger_batch(run: Run, entity: EntityScope, stream: Stream, mapper: LineMapper, batch: Batch,
@@ -272,6 +315,8 @@ def _write_ledger_batch(run: Run, entity: EntityScope, stream: Stream, mapper: L
             assert not still_unknown, "every account was just added"
             rows = rows + mapped
         written += write_staged(db, batch.staged, expect_new) if batch.staged else write_lines(db, rows, expect_new)
+        if batch.replaced:  # after the lines, so a line this batch moved to another month counts as changed
+            written += delete_unlisted_lines(db, run.workspace_id, run.connection_id, entity.id, batch.replaced)
         _save_cursor(db, run, entity, stream, cursor, batch.cursor)
         run.rows_written += written.inserted + written.updated + written.deleted
         run.count("journals", written, batch.lines + len(batch.deleted))

@@ -30,7 +30,8 @@ from server.connectors.framework.connector import Connector
 from server.connectors.framework.errors import ProviderError
 from server.connectors.framework.http import RequestRecord, TokenSource
 from server.connectors.framework.parsing import gc_paused
-from server.connectors.framework.records import Deletion
+from server.connectors.framework.records import Deletion, ReplacedRange
+from server.mapping.fields import FieldsSeen
 from server.mapping.ledger import LineMapper
 from server.refresh.helpers import context, note_peak, own_peak_rss_kib
 from server.store.ledger import SOURCE_JOURNAL, SOURCE_LINE, StagedLines, drop_staged, stage_lines
@@ -62,6 +63,7 @@ class Batch:
     rows_read: int
     calls: list[RequestRecord]  # the requests made for these rows, as the integration log shows them
     deleted: list[Deletion] = field(default_factory=list)  # removed at the provider: removed before `rows` land
+    replaced: list[ReplacedRange] = field(default_factory=list)  # ranges read whole: what else they held goes
     staged: StagedLines | None = None  # the rows, already in a table of their own (then `rows` is empty)
 
     @property
@@ -73,6 +75,7 @@ class Batch:
 class _End:
     periods: set[date] = field(default_factory=set)
     peak_rss_kib: int = 0
+    fields_seen: FieldsSeen | None = None  # what the helper saw of the stream's fields, the run's part included
 
 
 @dataclass
@@ -90,8 +93,10 @@ def read(job: ReadJob, log: list[RequestRecord], connector: Connector, token: To
     """The ledger lines of one entity in batches, until the stream is read; every request made is added to
     `log`. The first `pages_here` pages are read here, with the refresh's own connector and token: most
     refreshes are incremental and end within them, and starting a helper would cost more than it saves. A pull
-    that goes on is handed to a helper from the cursor reached. Raises what the pull raised (provider
-    errors keep their type). Closing the iterator early ends the helper."""
+    that goes on is handed to a helper from the cursor reached, so a page's cursor must say where the pull stands
+    (a read of every month names the next month to read) or the helper reads again, and the provider meters
+    again, what was read here. Raises what the pull raised (provider errors keep their type). Closing the
+    iterator early ends the helper."""
     calls: list[RequestRecord] = []
     pages = connector.pull(job.stream, token=token, tenant_id=job.tenant_id, cursor=job.cursor,
                            options=job.options, log=calls)
@@ -140,6 +145,8 @@ def _read_in_a_helper(job: ReadJob, log: list[RequestRecord]) -> Iterator[Batch]
             elif isinstance(item, _End):
                 periods = item.periods
                 note_peak(item.peak_rss_kib)
+                if item.fields_seen is not None:
+                    job.mapper.fields.seen = item.fields_seen
                 break
             else:
                 log.extend(item.calls)
@@ -179,39 +186,44 @@ def _batches(pages: Iterator[Any], job: ReadJob, calls: list[RequestRecord],
     rows: list[tuple] = []
     unknown: list[Any] = []
     deleted: list[Deletion] = []
+    replaced: list[ReplacedRange] = []
     count = read_lines = 0
     cursor = job.cursor
     ended = True
     size = max(1, job.batch_rows // 8)
     for number, page in enumerate(pages, 1):
         if page.deletions:
-            _take_in_order(page.records, job.mapper, rows, unknown, deleted)
+            _take_in_order(page.records, job.mapper, rows, unknown, deleted, replaced)
         else:
             mapped, missing = job.mapper.rows(page.records)
             rows += mapped
             unknown += missing
         cursor, count, read_lines = page.cursor, count + 1, read_lines + len(page.records) - page.deletions
         if len(rows) + len(unknown) + len(deleted) >= size:
-            yield Batch(rows, unknown, cursor, count, read_lines, calls[:], deleted)
-            rows, unknown, deleted, calls[:] = [], [], [], []
+            yield Batch(rows, unknown, cursor, count, read_lines, calls[:], deleted, replaced)
+            rows, unknown, deleted, replaced, calls[:] = [], [], [], [], []
             count = read_lines = 0
             size = min(size * 2, job.batch_rows)
         if number == max_pages:
             ended = False
             break
-    if rows or unknown or deleted or count:
-        yield Batch(rows, unknown, cursor, count, read_lines, calls[:], deleted)
+    if rows or unknown or deleted or replaced or count:
+        yield Batch(rows, unknown, cursor, count, read_lines, calls[:], deleted, replaced)
         calls.clear()
     return ended
 
 
 def _take_in_order(records: list[Any], mapper: LineMapper, rows: list[tuple], unknown: list[Any],
-                   deleted: list[Deletion]) -> None:
+                   deleted: list[Deletion], replaced: list[ReplacedRange]) -> None:
     """A page of a change feed, in the provider's order. A deletion supersedes the lines it covers that
     were read before it in this batch (they are dropped here) and, applied before the batch's lines, the
-    ones loaded by earlier batches; lines after it (a journal's new version) stay."""
+    ones loaded by earlier batches; lines after it (a journal's new version) stay. A replaced range lists
+    the lines it keeps, so where it stands among them does not matter."""
     segment: list[Any] = []
     for record in [*records, None]:
+        if type(record) is ReplacedRange:
+            replaced.append(record)
+            continue
         if record is not None and type(record) is not Deletion:
             segment.append(record)
             continue
@@ -249,7 +261,8 @@ def _read_in_helper(job: ReadJob, out: Any) -> None:
                         drop_staged(database, [batch.staged.table])
                         database.commit()
                     raise
-        out.send(_End(job.mapper.encoding.periods_seen, own_peak_rss_kib()))
+        out.send(_End(job.mapper.encoding.periods_seen, own_peak_rss_kib(),
+                      job.mapper.fields.seen if job.mapper.fields is not None else None))
     except BrokenPipeError:
         return  # the refresh is gone: nobody to tell
     except Exception as error:  # noqa: BLE001 - every failure is handed to the refresh, which reports it

@@ -24,18 +24,18 @@ from sqlalchemy import Connection as DbConnection
 from sqlalchemy import Table, TextClause, bindparam, delete, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 
-from server.connectors.framework.records import Deletion
+from server.connectors.framework.records import Deletion, ReplacedRange
 from server.db.models import AMOUNT_SCALE, LedgerLine
 
 # The columns a ledger line is written with, in order. Changing any of the CHANGED ones rewrites it.
 LINE_COLUMNS = ("workspace_id", "connection_id", "entity_id", "source_line_id", "source_journal_id", "date",
                 "period", "account_id", "dim1_member_id", "dim2_member_id", "dim3_member_id", "dim4_member_id",
                 "amount", "currency", "amount_base", "description", "source_dimensions", "run_id",
-                "source_updated_at")
+                "source_updated_at", "source_fields")
 KEY = ("connection_id", "entity_id", "source_line_id")
 CHANGED = ("source_journal_id", "date", "period", "account_id", "dim1_member_id", "dim2_member_id",
            "dim3_member_id", "dim4_member_id", "amount", "currency", "amount_base", "description",
-           "source_dimensions", "source_updated_at")
+           "source_dimensions", "source_updated_at", "source_fields")
 SOURCE_LINE, SOURCE_JOURNAL = LINE_COLUMNS.index("source_line_id"), LINE_COLUMNS.index("source_journal_id")
 _SCALE = 10 ** AMOUNT_SCALE
 
@@ -273,6 +273,25 @@ def delete_lines(connection: DbConnection, connection_id: int, entity_id: int,
     return Written(deleted=deleted)
 
 
+def delete_unlisted_lines(connection: DbConnection, workspace_id: int, connection_id: int, entity_id: int,
+                          ranges: Sequence[ReplacedRange]) -> Written:
+    """Remove the entity's lines dated in each range that the range does not list, inside the caller's
+    transaction (the one that moves the cursor). The workspace and period narrow the read to the
+    workspace's period index; the lines gone are then deleted by id."""
+    gone: list[int] = []
+    for replaced in ranges:
+        held = connection.execute(select(LedgerLine.id, LedgerLine.source_line_id).where(
+            LedgerLine.workspace_id == workspace_id,
+            LedgerLine.period.between(period_of(replaced.start), period_of(replaced.end)),
+            LedgerLine.connection_id == connection_id, LedgerLine.entity_id == entity_id,
+            LedgerLine.date.between(replaced.start, replaced.end)))
+        gone += [line_id for line_id, source_line_id in held if source_line_id not in replaced.source_line_ids]
+    deleted = 0
+    for start in range(0, len(gone), 1000):  # bound the parameters of one statement
+        deleted += connection.execute(delete(LedgerLine).where(LedgerLine.id.in_(gone[start:start + 1000]))).rowcount
+    return Written(deleted=deleted)
+
+
 class Encoding:
     """How a ledger row travels to the database, cheap to hand between processes and to bind. Amounts
     are whole 1/10,000ths (SQLite stores them so; PostgreSQL's staging table takes them so and the move
@@ -322,16 +341,17 @@ def sqlite_datetime(moment: datetime) -> str:
 
 
 def upsert(connection: DbConnection, table: Table, rows: Iterable[dict[str, Any]], key: Sequence[str],
-           scope: dict[str, Any]) -> Written:
+           scope: dict[str, Any], among: Sequence[Any] = ()) -> Written:
     """Insert new rows and update changed ones of a small reference table, matched on `key` within
-    `scope` (e.g. one entity). Rows that did not change are not written (and keep their run id)."""
+    `scope` (e.g. one entity). Rows that did not change are not written (and keep their run id). `among`:
+    conditions that narrow the existing rows read to those the given rows can match (e.g. their periods)."""
     rows = list({tuple(r[k] for k in key): r for r in rows}.values())
     if not rows:
         return Written()
     compared = [c for c in rows[0] if c not in key and c != "run_id" and c not in scope]
     where = [table.c[name] == value for name, value in scope.items()]
     existing = {tuple(r._mapping[k] for k in key): r._mapping
-                for r in connection.execute(select(*(table.c[c] for c in (*key, *compared))).where(*where))}
+                for r in connection.execute(select(*(table.c[c] for c in (*key, *compared))).where(*where, *among))}
     new = [r for r in rows if tuple(r[k] for k in key) not in existing]
     changed = [r for r in rows if (old := existing.get(tuple(r[k] for k in key))) is not None
                and any(old[c] != r[c] for c in compared)]

@@ -15,12 +15,14 @@ from server.web import (
     report_templates,
     runs,
     schedules,
+    streams,
     workbook,
     workspace,
     xlwings_server,
 )
 
-API = (workspace, providers, connections, schedules, runs, log, dimensions, mapping, workbook, report_templates)
+API = (workspace, providers, connections, schedules, runs, log, dimensions, mapping, streams, workbook,
+       report_templates)
 
 
 def api_blueprints() -> list:

@@ -7,11 +7,13 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
+from server.connectors.framework.records import ReplacedRange
 from server.db.models import LedgerLine, RefreshRun
 from server.store.ledger import (
     LINE_COLUMNS,
     Encoding,
     Written,
+    delete_unlisted_lines,
     drop_staged,
     stage_lines,
     staged_tables,
@@ -29,7 +31,7 @@ def line(encoding: Encoding, number: int, amount: str, account: int = 1, day: da
               "dim1_member_id": None, "dim2_member_id": None, "dim3_member_id": None, "dim4_member_id": None,
               "amount": Encoding.amount(Decimal(amount)), "currency": "NZD", "amount_base": None,
               "description": "", "source_dimensions": "", "run_id": 1,
-              "source_updated_at": encoding.moment(datetime(2025, 1, 15, 9, tzinfo=UTC))}
+              "source_updated_at": encoding.moment(datetime(2025, 1, 15, 9, tzinfo=UTC)), "source_fields": ""}
     return tuple(values[column] for column in LINE_COLUMNS)
 
 
@@ -199,3 +201,23 @@ def test_a_batch_costs_the_same_however_much_of_the_entity_is_already_loaded(db)
     on_a_large_ledger = steps_for_a_batch(90_000)
     # B-tree depth grows a little with the ledger; reading it whole would cost about 30x.
     assert on_a_large_ledger < 2 * on_a_small_ledger, (on_a_small_ledger, on_a_large_ledger)
+
+
+def test_a_replaced_range_removes_only_its_entitys_unlisted_lines_dated_in_it(db):
+    encoding = Encoding(db.backend)
+
+    def of_entity(row: tuple, entity: int) -> tuple:
+        return tuple(entity if column == "entity_id" else value
+                     for column, value in zip(LINE_COLUMNS, row, strict=True))
+
+    kept, gone = line(encoding, 1, "5.00"), line(encoding, 2, "-5.00")
+    day_before, day_after = line(encoding, 3, "1.00", day=date(2024, 12, 31)), line(encoding, 4, "1.00", day=FEB)
+    other_entity = of_entity(line(encoding, 5, "2.00"), 2)
+    with db.engine.begin() as connection:
+        write_lines(connection, [kept, gone, day_before, day_after, other_entity])
+        written = delete_unlisted_lines(connection, 1, 1, 1, [ReplacedRange(JAN, date(2025, 1, 31),
+                                                                             frozenset({"line-1", "line-9"}))])
+    assert written.deleted == 1
+    assert set(amounts(db)) == {"line-1", "line-3", "line-4", "line-5"}
+    with pytest.raises(ValueError, match="before it starts"):
+        ReplacedRange(FEB, JAN, frozenset())

@@ -65,7 +65,7 @@ def theirs(db, other_workspace) -> dict[str, int]:
         member = add_member(session, dimension, "North")
         session.flush()
         return {"connection_id": connection.id, "run_id": run.id, "dimension_id": dimension.id,
-                "member_id": member.id}
+                "member_id": member.id, "stream": "journals"}  # a stream is named within its connection
 
 
 def test_every_id_of_another_workspace_answers_like_a_missing_one(client, workspace, theirs, db):

@@ -8,6 +8,7 @@ import { navigate } from "../router.js";
 import { connectionById, getState, loadConnections, subscribe } from "../store.js";
 import { DATA_TYPES, outcomeText, problemOf, progressText, statusOf, when } from "../words.js";
 import { runLine } from "./list.js";
+import { fieldTypesSection } from "./fields.js";
 import { mappingSection } from "./mapping.js";
 import { scheduleSection, scheduleText } from "./schedule.js";
 
@@ -89,6 +90,7 @@ function details(connection, { entities, runs }) {
       fact("Records (30 days)", Number(connection.records_last_30_days).toLocaleString("en-GB"))),
     scheduleSection(connection, role),
     mappingSection(connection, role),
+    fieldTypesSection(connection, role),
     section("Companies and ledgers", entities.length
       ? el("ul", { class: "plain-list entities" }, ...entities.map((entity) => el("li", {},
         `${entity.name}: ${entity.selected ? "selected" : "not selected"}${entity.available ? "" : " (no longer offered)"}`)))

@@ -9,7 +9,7 @@ import { announce, el } from "../dom.js";
 import { openConsent } from "../host.js";
 import { navigate } from "../router.js";
 import { getState, loadConnections } from "../store.js";
-import { CONSENT_NOTES, count, DATA_TYPES, environmentChoice } from "../words.js";
+import { count, DATA_TYPES, environmentChoice } from "../words.js";
 import { mappingAtFinish, savedSentence, wizardMappingStep } from "./mapping.js";
 
 const CONSENT_PROBLEMS = {
@@ -152,7 +152,7 @@ const STEPS = {
     const outcome = el("div", { "aria-live": "polite" });
     const signIn = el("button", { class: "button primary", type: "button" },
       draft.consented ? "Sign in again" : `Sign in to ${name}`);
-    const note = CONSENT_NOTES[draft.provider.key];
+    const note = draft.provider.consent_note;  // the catalog's words (GET /api/v1/providers)
     body.append(
       el("p", {}, `A window opens at ${name}. Sign in there and allow Ledgerpane to read your accounting data. `
         + "Ledgerpane never sees your password."),

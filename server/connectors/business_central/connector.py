@@ -31,7 +31,7 @@ from server.connectors.framework.records import (
     Role,
     TrialBalanceRow,
 )
-from server.connectors.framework.streams import Incremental, Stream
+from server.connectors.framework.streams import Incremental, SourceField, Stream
 
 # Delegated; there is no read-only Business Central scope (§3.1, wave2.md 5): the consent page says so.
 SCOPE = "https://api.businesscentral.dynamics.com/Financials.ReadWrite.All"
@@ -127,6 +127,13 @@ class CurrenciesStream(CompanyStream):
         yield Currency(code=raw["code"], name=raw.get("displayName"))
 
 
+class _Entry(LedgerLine, gc=False):
+    """A G/L entry, with the fields it keeps beside the line (GeneralLedgerEntriesStream.fields)."""
+
+    entry_number: int | None = None
+    document_type: str | None = None
+
+
 class GeneralLedgerEntriesStream(CompanyStream):
     """G/L entries with their dimension set lines, changed after the cursor (`$filter=lastModifiedDateTime gt`,
     §3.4). Posted entries are corrected by new entries, never edited or deleted, so there are no deletions."""
@@ -138,6 +145,9 @@ class GeneralLedgerEntriesStream(CompanyStream):
     incremental = Incremental(key="lastModifiedDateTime",
                               value=lambda raw: parse_instant(raw.get("lastModifiedDateTime")),
                               encode=format_instant, decode=parse_instant, send_as="param", name="$filter")
+    fields = (SourceField("entryNumber", "integer", attribute="entry_number"),
+              SourceField("documentNumber", attribute="source_journal_id"),
+              SourceField("documentType", attribute="document_type"))
 
     def request_params(self, cursor: str | None, request: PageRequest, options: Options) -> dict[str, Any]:
         params = {**self.params, **request.params}
@@ -152,12 +162,13 @@ class GeneralLedgerEntriesStream(CompanyStream):
                                       dimension_name=d.get("displayName") or d.get("code"),
                                       member_name=d.get("valueDisplayName") or d.get("valueCode"))
                        for d in raw.get("dimensionSetLines") or ())
-        yield LedgerLine(
+        yield _Entry(
             source_line_id=raw["id"], account_id=raw["accountId"],
             amount=Decimal(str(raw.get("debitAmount") or 0)) - Decimal(str(raw.get("creditAmount") or 0)),
             date=date.fromisoformat(raw["postingDate"]), source_journal_id=str(raw.get("documentNumber") or ""),
             description=raw.get("description") or "", dimension_values=values,
-            created_at=parse_instant(raw.get("lastModifiedDateTime")), account_code=raw.get("accountNumber"))
+            created_at=parse_instant(raw.get("lastModifiedDateTime")), account_code=raw.get("accountNumber"),
+            entry_number=raw.get("entryNumber"), document_type=raw.get("documentType") or None)
 
 
 class TrialBalancesStream(CompanyStream):

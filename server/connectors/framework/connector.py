@@ -26,7 +26,7 @@ from server.connectors.framework.http import (
 )
 from server.connectors.framework.paginators import Options
 from server.connectors.framework.parsing import UnexpectedShape, decode_json, gc_paused
-from server.connectors.framework.records import CompanyProfile, Deletion, Role
+from server.connectors.framework.records import CompanyProfile, Deletion, ReplacedRange, Role
 from server.connectors.framework.streams import DATA_TYPES, DataType, Page, Stream
 
 
@@ -193,7 +193,8 @@ class Connector(ABC):
                 except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
                     raise BadResponse(f"{stream.name}: unexpected record shape: {exc!r}",
                                       endpoint=record.endpoint, status=response.status_code) from exc
-            deletions = sum(1 for r in records if type(r) is Deletion) if stream.reports_deletions else 0
+            deletions = (sum(1 for r in records if type(r) in (Deletion, ReplacedRange))
+                         if stream.reports_deletions else 0)
             record.rows = len(records)
             if log is not None:
                 log.extend(page_log)

@@ -14,6 +14,7 @@ import enum
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
 import msgspec
 
@@ -76,6 +77,7 @@ class Account:
     status: str = "active"  # active, archived
     currency: str | None = None
     updated_at: datetime | None = None
+    source_fields: dict[str, Any] | None = None  # the stream's declared fields (Stream.fields), by name, as sent
 
 
 ACCOUNT_CLASSES = ("asset", "liability", "equity", "revenue", "expense")
@@ -138,6 +140,23 @@ class Deletion:
 
     def covers(self, source_line_id: str, source_journal_id: str) -> bool:
         return source_line_id == self.source_line_id or source_journal_id == self.source_journal_id
+
+
+@dataclass(slots=True, frozen=True)
+class ReplacedRange:
+    """The entity's ledger dated `start`..`end` (both included) is exactly the lines `source_line_ids`, as
+    the provider reads now: a loaded line dated in the range that is not among them is gone, whatever said
+    so or not (a deletion a change feed can no longer report, a line an edit dropped). A ledger-lines stream
+    that re-reads whole date ranges yields one per range among its lines, and every line it yields dated in
+    the range is among `source_line_ids`; the refresh removes the others in the batch that carries it."""
+
+    start: date
+    end: date
+    source_line_ids: frozenset[str]
+
+    def __post_init__(self) -> None:
+        if self.end < self.start:
+            raise ValueError(f"a range that ends ({self.end}) before it starts ({self.start})")
 
 
 @dataclass(slots=True)

@@ -46,6 +46,27 @@ class Incremental:
         return self.encode(max(values)) if values else cursor
 
 
+# ----------------------------------------------------------------------------------------- source fields
+
+FieldType = Literal["string", "integer", "decimal", "date", "datetime", "boolean"]
+FIELD_TYPES: tuple[FieldType, ...] = ("string", "integer", "decimal", "date", "datetime", "boolean")
+
+
+@dataclass(frozen=True)
+class SourceField:
+    """A field of the provider's record kept beside what its role reads (a journal line's reference, tax
+    type...), under the provider's name, which is what a user knows it by. It is stored as sent unless
+    the connection casts it to another type (server/mapping/fields.py). `attribute`: where a ledger line
+    carries it (an attribute of the connector's LedgerLine struct); other records carry their fields in
+    `source_fields`, by name, in the declared order. Loaded rows keep the values by position in that order,
+    so a stream's fields are only ever added at the end."""
+
+    name: str
+    type: FieldType = "string"
+    scale: int | None = None  # decimal places, for a decimal
+    attribute: str = ""
+
+
 # --------------------------------------------------------------------------------------------- streams
 
 class Stream:
@@ -63,9 +84,12 @@ class Stream:
     paginator: ClassVar[Paginator] = SinglePage()
     incremental: ClassVar[Incremental | None] = None
     params: ClassVar[Mapping[str, Any]] = {}
-    # The stream (ledger lines) yields `Deletion` records among its lines, in order (change feeds). The pull
-    # counts them only where declared, so a stream that never deletes pays nothing per record.
+    # The stream (ledger lines) yields `Deletion` records among its lines, in order (change feeds), or
+    # `ReplacedRange` ones (re-reads of whole date ranges). The pull counts them only where declared, so a
+    # stream that never deletes pays nothing per record.
     reports_deletions: ClassVar[bool] = False
+    # The provider's other fields this stream keeps on what it loads, with their default types.
+    fields: ClassVar[tuple[SourceField, ...]] = ()
 
     @property
     def data_type(self) -> str | None:
@@ -110,4 +134,4 @@ class Page:
     records: list[Any]
     cursor: str | None
     requests: list[RequestRecord]
-    deletions: int = 0  # how many of `records` are Deletion records (streams that report them only)
+    deletions: int = 0  # how many of `records` are Deletion or ReplacedRange records, not lines

@@ -39,7 +39,7 @@ from server.connectors.framework.records import (
     Role,
     TrialBalanceRow,
 )
-from server.connectors.framework.streams import Incremental, Stream
+from server.connectors.framework.streams import Incremental, SourceField, Stream
 
 # Read-only accounting plus a refresh token. Apps created on/after 2 March 2026 must ask for the granular
 # report scope (the broad `accounting.reports.read` then fails with invalid_scope); older apps may use
@@ -162,6 +162,9 @@ class _Tracking(DimensionValue, frozen=True, gc=False):
     member_name: str | None = msgspec.field(default=None, name="Option")
 
 
+_NULL = msgspec.Raw(b"null")  # a field the line does not have
+
+
 class _JournalLine(LedgerLine, gc=False):
     """One line of a Xero journal. NetAmount > 0 is a debit, in the organisation's base currency."""
 
@@ -174,6 +177,13 @@ class _JournalLine(LedgerLine, gc=False):
     account_name: str | None = msgspec.field(default=None, name="AccountName")
     account_type: str | None = msgspec.field(default=None, name="AccountType")
     journal_number: int = 0  # of the journal it belongs to: Xero's order, and the journals cursor
+    # Kept beside the line (JournalsStream.fields). Amounts stay as Xero wrote them (msgspec.Raw): exact, and
+    # cheaper than a Decimal for a field most connections never cast.
+    gross_amount: msgspec.Raw = msgspec.field(default=_NULL, name="GrossAmount")
+    tax_amount: msgspec.Raw = msgspec.field(default=_NULL, name="TaxAmount")
+    tax_type: str | None = msgspec.field(default=None, name="TaxType")
+    reference: str | None = None  # the journal's, as its lines carry it
+    source_type: str | None = None
 
 
 class _Journal(msgspec.Struct):
@@ -181,6 +191,8 @@ class _Journal(msgspec.Struct):
     journal_number: int = msgspec.field(name="JournalNumber")
     journal_date: str = msgspec.field(name="JournalDate")
     created: str | None = msgspec.field(default=None, name="CreatedDateUTC")
+    reference: str | None = msgspec.field(default=None, name="Reference")
+    source_type: str | None = msgspec.field(default=None, name="SourceType")
     lines: list[_JournalLine] | None = msgspec.field(default=None, name="JournalLines")
 
 
@@ -228,6 +240,7 @@ class AccountsStream(Stream):
     role = Role.accounts
     records_path = "Accounts"
     incremental = _UPDATED_UTC
+    fields = (SourceField("TaxType"), SourceField("ReportingCode"), SourceField("ReportingCodeName"))
 
     def parse_record(self, raw: dict[str, Any], request: PageRequest) -> Iterable[Account]:
         yield Account(
@@ -239,6 +252,7 @@ class AccountsStream(Stream):
             status=_status(raw.get("Status")),
             currency=raw.get("CurrencyCode"),
             updated_at=parse_instant(raw.get("UpdatedDateUTC")),
+            source_fields={field.name: raw.get(field.name) for field in self.fields},
         )
 
 
@@ -283,6 +297,14 @@ class JournalsStream(Stream):
     incremental = Incremental(
         key="JournalNumber", value=lambda raw: raw.journal_number, encode=str, decode=int, send_as="paginator"
     )
+    fields = (
+        SourceField("JournalNumber", "integer", attribute="journal_number"),
+        SourceField("Reference", attribute="reference"),
+        SourceField("SourceType", attribute="source_type"),
+        SourceField("GrossAmount", "decimal", 2, attribute="gross_amount"),
+        SourceField("TaxAmount", "decimal", 2, attribute="tax_amount"),
+        SourceField("TaxType", attribute="tax_type"),
+    )
 
     def request_headers(self, cursor: str | None, options: Options) -> dict[str, str]:
         since = options.get("modified_since")
@@ -292,9 +314,10 @@ class JournalsStream(Stream):
         lines = raw.lines or []
         posted = parse_calendar_date(raw.journal_date)
         created = parse_instant(raw.created)
+        reference, source_type = raw.reference, raw.source_type
         for line in lines:
             line.source_journal_id, line.journal_number, line.date = raw.journal_id, raw.journal_number, posted
-            line.created_at = created
+            line.created_at, line.reference, line.source_type = created, reference, source_type
         return lines
 
 

@@ -130,6 +130,8 @@ def test_every_stream_pages_to_the_end_and_the_ledger_equals_the_truth(signed_in
         got[(line.account_id, f"{line.date:%Y-%m}")] += line.amount
     assert {k: v for k, v in got.items() if v} == {k: v for k, v in want.items() if v}
     assert any(line.dimension_values for line in lines)
+    # The entries' other fields travel on the lines, where the stream's kept fields read them.
+    assert sorted(line.entry_number for line in lines) == list(range(1, len(lines) + 1))
 
     # Later entries only: the cursor is the last modification seen.
     posted = sandbox.http.admin("POST", f"/admin/tenants/{tenant_id}/journals", {"generate": 3},
