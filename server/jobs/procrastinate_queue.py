@@ -48,6 +48,12 @@ log = logging.getLogger(__name__)
 
 QUEUE = "refresh"
 TASK = "ledgerpane:refresh_connection"
+EX_TEMPFAIL = 75  # a worker's exit status for "not now, start me again": its supervisor retries
+
+
+class PresenceTaken(Exception):
+    """Another live connection holds this worker's presence lock (its name): most likely this same container's
+    previous process, whose connection PostgreSQL has not given up yet."""
 
 
 def lock_for(connection_id: int) -> str:
@@ -186,8 +192,13 @@ class ProcrastinateJobs:
 
 
 def run_worker(runtime: Runtime, concurrency: int) -> None:
-    """`ledgerpane worker`: carry out refresh jobs until SIGTERM or SIGINT (runs under way end first)."""
-    asyncio.run(_work(runtime, concurrency))
+    """`ledgerpane worker`: carry out refresh jobs until SIGTERM or SIGINT (runs under way end first). Exits with
+    EX_TEMPFAIL when its presence lock is taken or lost: started again a little later, it goes on."""
+    try:
+        asyncio.run(_work(runtime, concurrency))
+    except PresenceTaken as taken:
+        log.error("%s; exiting with status %d so that it is started again once that one is gone", taken, EX_TEMPFAIL)
+        raise SystemExit(EX_TEMPFAIL) from None
 
 
 async def _work(runtime: Runtime, concurrency: int) -> None:
@@ -231,7 +242,7 @@ async def _hold_presence(dsn: str, name: str, settings: Any) -> psycopg.AsyncCon
     cursor = await presence.execute(f"SELECT pg_try_advisory_lock({PRESENCE_KEY}, hashtext(%s))", (name,))
     if not (await cursor.fetchone())[0]:
         await presence.close()
-        raise RuntimeError(f"another worker already calls itself {name}")
+        raise PresenceTaken(f"another worker already holds the presence lock of {name}")
     return presence
 
 
@@ -251,7 +262,7 @@ async def _keep_presence(presence: psycopg.AsyncConnection, name: str, settings:
             log.critical("worker %s lost its presence in the database (%s): stopping at once so that its runs are "
                          "carried out once, elsewhere", name, type(error).__name__)
             logging.shutdown()
-            os._exit(75)  # EX_TEMPFAIL: a supervisor starts it again
+            os._exit(EX_TEMPFAIL)
 
 
 async def _retry_stalled_jobs(app: App, dsn: str, settings: Any) -> None:

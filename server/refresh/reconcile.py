@@ -71,10 +71,7 @@ def reconcile(run: Run, entity: EntityScope, stream: Stream, periods: set[date])
                  "debit": to_amount(line.debit), "credit": to_amount(line.credit),
                  "ytd_net": to_amount(line.year_to_date),
                  "run_id": run.id} for line in lines]
-        written = Written()
-        for period in sorted({r["period"] for r in rows}):
-            written += upsert(db, TrialBalanceLine.__table__, [r for r in rows if r["period"] == period],
-                              key=("source_account_id",), scope={"entity_id": entity.id, "period": period})
+        written = _write_trial_balance(db, entity, rows)
         commit_point(db, run, entity=entity.name, stream=stream.name)
     mismatches = _compare(run, entity, sorted(periods), opening, lines)
     run.mismatches.extend(mismatches)
@@ -87,6 +84,14 @@ def reconcile(run: Run, entity: EntityScope, stream: Stream, periods: set[date])
         detail = f"Reconciled {len(periods)} month(s) with the provider's trial balance: every account agrees."
     run.log(entity, "trial_balance", "needs_attention" if mismatches else "succeeded", written, calls, started,
             detail=detail)
+
+
+def _write_trial_balance(db: Any, entity: EntityScope, rows: list[dict[str, Any]]) -> Written:
+    """Every month's trial balance of the run at once: one read of the rows kept for those months, one insert of
+    the new and one update of the changed. Month by month, a first load of three years made 72 round trips here."""
+    table = TrialBalanceLine.__table__
+    return upsert(db, table, rows, key=("period", "source_account_id"), scope={"entity_id": entity.id},
+                  among=[table.c.period.in_({row["period"] for row in rows})])
 
 
 def _pull(run: Run, entity: EntityScope, stream: Stream, periods: list[date],

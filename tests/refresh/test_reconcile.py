@@ -4,8 +4,14 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
+import pytest
+from sqlalchemy import event, select
+
 from server.connectors.framework.records import TrialBalanceRow
-from server.refresh.reconcile import _provider_movements, closed_profit, financial_year_start
+from server.db.models import Connection, Entity, RefreshRun, TrialBalanceLine
+from server.refresh.context import EntityScope
+from server.refresh.reconcile import _provider_movements, _write_trial_balance, closed_profit, financial_year_start
+from server.store.ledger import Written
 
 JUNE, JULY = date(2026, 6, 1), date(2026, 7, 1)  # a financial year ending 30 June: July opens the next one
 
@@ -54,3 +60,60 @@ def test_a_years_first_month_knows_the_profit_the_closed_year_left_to_retained_e
              row("earnings", date(2026, 7, 31), "-6500", account_class="equity")]
     assert closed_profit({JULY}, lines, {}) == {JULY: Decimal(-6500)}
     assert closed_profit(set(), lines, {}) == {}
+
+
+@pytest.fixture
+def two_entities(db, workspace):
+    """(run ids, entity scopes): two organisations of one connection and two of its runs."""
+    with db.sessions.begin() as session:
+        connection = Connection(workspace_id=workspace.id, provider="xero", name="Acme")
+        entities = [Entity(workspace_id=workspace.id, connection=connection, provider_entity_id=f"t-{n}",
+                           name=f"Acme {n}") for n in (1, 2)]
+        session.add_all(entities)
+        session.flush()
+        runs = [RefreshRun(workspace_id=workspace.id, connection_id=connection.id, trigger="manual") for _ in (1, 2)]
+        session.add_all(runs)
+        session.flush()
+        return [r.id for r in runs], [EntityScope(e.id, e.provider_entity_id, e.name, None) for e in entities]
+
+
+def trial_balance(db, entity: EntityScope, run_id: int, period: date, account: str, debit: str) -> dict:
+    with db.sessions() as session:
+        kept_by = session.get(Entity, entity.id)
+        workspace_id, connection_id = kept_by.workspace_id, kept_by.connection_id
+    return {"workspace_id": workspace_id, "connection_id": connection_id, "entity_id": entity.id, "period": period,
+            "source_account_id": account, "account_code": account, "account_name": account.title(),
+            "debit": Decimal(debit), "credit": Decimal(0), "ytd_net": Decimal(debit), "run_id": run_id}
+
+
+def kept(db) -> dict:
+    with db.sessions() as session:
+        return {(r.entity_id, r.period, r.source_account_id): (r.debit, r.ytd_net, r.run_id)
+                for r in session.scalars(select(TrialBalanceLine))}
+
+
+def test_a_runs_trial_balance_is_written_at_once_new_rows_added_changed_ones_updated_the_rest_left(db, two_entities):
+    (first_run, second_run), (acme, other) = two_entities
+    first = [trial_balance(db, acme, first_run, JUNE, "bank", "100.0001"),
+             trial_balance(db, acme, first_run, JUNE, "sales", "0"),
+             trial_balance(db, acme, first_run, JULY, "bank", "12345678901234.5678"),
+             trial_balance(db, other, first_run, JULY, "bank", "7")]
+    with db.engine.begin() as connection:
+        assert _write_trial_balance(connection, acme, first[:3]) == Written(3, 0)
+        assert _write_trial_balance(connection, other, first[3:]) == Written(1, 0)
+    assert kept(db)[(acme.id, JULY, "bank")] == (Decimal("12345678901234.5678"),) * 2 + (first_run,)
+
+    again = [{**row, "run_id": second_run} for row in first[:3]]
+    again[2] = {**again[2], "debit": Decimal("12345678901234.5679"), "ytd_net": Decimal("12345678901234.5679")}
+    again.append({**again[0], "period": JULY, "source_account_id": "rent"})
+    with db.engine.begin() as connection:
+        statements = []
+        event.listen(connection, "before_cursor_execute", lambda *call: statements.append(call[2].split()[0]))
+        assert _write_trial_balance(connection, acme, again) == Written(1, 1)
+    assert statements == ["SELECT", "INSERT", "UPDATE"], "one read and one write of each kind, whatever the months"
+    after = kept(db)
+    assert after[(acme.id, JUNE, "bank")] == (Decimal("100.0001"), Decimal("100.0001"), first_run), "unchanged: kept"
+    assert after[(acme.id, JULY, "bank")] == (Decimal("12345678901234.5679"),) * 2 + (second_run,)
+    assert after[(acme.id, JULY, "rent")] == (Decimal("100.0001"), Decimal("100.0001"), second_run)
+    assert after[(other.id, JULY, "bank")] == (Decimal(7), Decimal(7), first_run), "another entity's month untouched"
+    assert len(after) == 5
