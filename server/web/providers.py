@@ -26,6 +26,8 @@ class ProviderOut(BaseModel):
     dimension_kinds: list[str] = Field(description="What the provider calls its dimensions.")
     setup_fields: list[SetupFieldOut] = Field(description="What to ask the user before consent.")
     is_demo: bool = Field(description="A built-in demo company (the sandbox provider), not a real ledger.")
+    consent_note: str = Field(description="What the provider's consent page asks for that people may not expect, "
+                                          "to say before they sign in; empty when there is nothing to say.")
 
 
 class ProviderList(BaseModel):
@@ -38,6 +40,6 @@ def list_providers():
     items = [ProviderOut(key=o.key, name=o.display_name, auth_kind=o.auth_kind, data_types=list(o.data_types),
                          dimension_kinds=list(o.dimension_kinds),
                          setup_fields=[SetupFieldOut(name=f.name, label=f.label, required=f.required)
-                                       for f in o.setup_fields], is_demo=o.is_demo)
+                                       for f in o.setup_fields], is_demo=o.is_demo, consent_note=o.consent_note)
              for o in catalog(runtime().settings)]
     return ProviderList(items=items).model_dump()

@@ -21,6 +21,7 @@ def test_the_sandbox_is_offered_by_default_at_the_public_url():
     assert isinstance(connector, XeroConnector)
     assert connector.api_base == "https://ledgerpane.example.com/sandbox/xero/api.xro/2.0"
     assert connector.auth.client_id == sandbox_credentials()[0]
+    assert option.consent_note == "", "Xero offers read-only scopes: nothing to warn about"
 
 
 def test_the_quickbooks_demo_company_is_offered_beside_it():
@@ -46,7 +47,9 @@ def test_business_central_needs_an_https_sandbox_or_its_app(monkeypatch):
     assert "business-central-sandbox" not in {o.key for o in catalog(Settings(public_url="http://127.0.0.1:8000"))}
     monkeypatch.setenv("BUSINESS_CENTRAL_CLIENT_ID", "id")
     monkeypatch.setenv("BUSINESS_CENTRAL_CLIENT_SECRET", "secret")
-    connector = get_provider(load_settings({"sandbox": False}), "business-central").factory({})
+    option = get_provider(load_settings({"sandbox": False}), "business-central")
+    assert option.consent_note.startswith("Microsoft offers no read-only permission for Business Central")
+    connector = option.factory({})
     assert connector.auth.authority == "https://login.microsoftonline.com/organizations"
     assert connector.auth.scopes == ["https://api.businesscentral.dynamics.com/Financials.ReadWrite.All"]
     assert connector.api_base == "https://api.businesscentral.dynamics.com/v2.0"

@@ -13,6 +13,10 @@ from server.connectors.business_central.connector import (
 from server.connectors.framework.catalog import ProviderOption, sandbox_credentials, sandbox_root
 
 SANDBOX_KEY = "business-central-sandbox"
+# Its only delegated scope is read-write (connector.py, SCOPE): people should not meet that unwarned at Microsoft.
+NO_READ_ONLY_SCOPE = ("Microsoft offers no read-only permission for Business Central, so its sign-in page asks to "
+                      "read and write your financial data. Ledgerpane only reads: it never changes anything in "
+                      "Business Central.")
 
 
 def options(settings: Settings) -> list[ProviderOption]:
@@ -43,4 +47,4 @@ def _option(key: str, name: str, make, is_demo: bool = False) -> ProviderOption:
     return ProviderOption(key=key, display_name=name, auth_kind="oauth2",
                           data_types=BusinessCentralConnector.data_types(),
                           dimension_kinds=BusinessCentralConnector.dimension_kinds, setup_fields=(), factory=make,
-                          is_demo=is_demo)
+                          is_demo=is_demo, consent_note=NO_READ_ONLY_SCOPE)

@@ -28,6 +28,8 @@ class ProviderOption:
     setup_fields: tuple[SetupField, ...]
     factory: Callable[[Mapping[str, str]], Connector]  # the connection's setup -> its connector
     is_demo: bool = False
+    # What the provider's consent page asks for that people may not expect; the pane says it before they sign in.
+    consent_note: str = ""
 
 
 def sandbox_root(settings: Settings) -> str:

@@ -13,8 +13,13 @@ ranges well under Intuit's six months.
 What changed comes from change data capture over those entities (§2.5; the only place QuickBooks reports
 deletions): a deleted transaction is a Deletion; a changed one is re-read from the report for the month of its
 TxnDate, as a Deletion (an edit may drop lines) followed by its rows. Beyond CDC's 30 days, or when a CDC answer is
-full (1,000 objects, and CDC has no end bound to shorten the window with), every month is read again. The trial
-balance, what a report is also good at, is read as a report.
+full (1,000 objects, and CDC has no end bound to shorten the window with), every month is read again, each report
+as a ReplacedRange: what was loaded for that month and the report no longer shows goes, so a transaction deleted
+during a gap CDC cannot look back over (a customer who comes back after months) goes too. Intuit meters reads, so
+such a read's cursor says which month comes next (ReadUnderWay): handed to the ledger reader's helper process, or
+taken up after a failure or a kill, it goes on from there instead of reading again what it read, once CDC has said
+what changed meanwhile in the months it read. The trial balance, what a report is also good at, is read as a
+report.
 """
 from __future__ import annotations
 
@@ -50,6 +55,7 @@ from server.connectors.framework.records import (
     DimensionMember,
     DimensionValue,
     LedgerLine,
+    ReplacedRange,
     Role,
     TrialBalanceRow,
 )
@@ -103,6 +109,52 @@ def parse_instant(value: str | None) -> datetime | None:
 
 def format_instant(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="seconds")
+
+
+READING_FROM = " reading from "  # the ledger's cursor while every month is read: "<began> reading from <month>"
+
+
+@dataclass(frozen=True)
+class ReadUnderWay:
+    """Where a read of every month stands: it began at `began` (its first report's time, the cursor once it
+    ends) and `next_month` is the first month it has not read. It orders after every earlier instant and before
+    `began` itself (the read finished), so the pipeline saves it over the cursor it replaces, saves the end over
+    it, and does not rewind it (it is not an instant)."""
+
+    began: datetime
+    next_month: date
+
+    def __lt__(self, other: object) -> bool:
+        return _order(self) < _order(other)
+
+    def __le__(self, other: object) -> bool:
+        return _order(self) <= _order(other)
+
+    def __gt__(self, other: object) -> bool:
+        return _order(self) > _order(other)
+
+    def __ge__(self, other: object) -> bool:
+        return _order(self) >= _order(other)
+
+
+def _order(position: object) -> tuple[datetime, date]:
+    if isinstance(position, ReadUnderWay):
+        return position.began, position.next_month
+    if isinstance(position, datetime):
+        return position, date.max  # a read finished then: after every month of one begun then
+    raise TypeError(f"a ledger cursor cannot be compared with {position!r}")
+
+
+def format_ledger_cursor(position: datetime | ReadUnderWay) -> str:
+    if isinstance(position, ReadUnderWay):
+        return f"{format_instant(position.began)}{READING_FROM}{position.next_month.isoformat()}"
+    return format_instant(position)
+
+
+def parse_ledger_cursor(cursor: str) -> datetime | ReadUnderWay | None:
+    instant, _, month = cursor.partition(READING_FROM)
+    began = parse_instant(instant)
+    return ReadUnderWay(began, date.fromisoformat(month)) if month and began else began
 
 
 def _fault(body: Any) -> dict[str, Any] | None:
@@ -298,15 +350,16 @@ def _money(cell: dict[str, Any] | None) -> Decimal:
 
 class GeneralLedgerStream(QuickBooksStream):
     """The ledger (see the module's docstring); QuickBooksConnector.pull reads it, a report per month. Its
-    cursor is an instant QuickBooks stamped an answer with: CDC's `changedSince` next time."""
+    cursor is an instant QuickBooks stamped an answer with (CDC's `changedSince` next time), or, while every
+    month is being read, a ReadUnderWay."""
 
     name = "general_ledger"
     path = "/{tenant}/reports/GeneralLedger"
     role = Role.ledger_lines
     records_path = "Rows.Row"
     params = {"minorversion": MINOR_VERSION, "accounting_method": "Accrual", "columns": ",".join(GL_COLUMNS)}
-    incremental = Incremental(key="time", value=lambda raw: None, encode=format_instant,
-                              decode=lambda cursor: parse_instant(cursor), send_as="paginator")
+    incremental = Incremental(key="time", value=lambda raw: None, encode=format_ledger_cursor,
+                              decode=parse_ledger_cursor, send_as="paginator")
     reports_deletions = True
 
 
@@ -432,26 +485,31 @@ class QuickBooksConnector(Connector):
     def pull(self, stream: str | Stream, *, token: TokenSource, tenant_id: str, cursor: str | None = None,
              options: Options | None = None, log: list[RequestRecord] | None = None) -> Iterator[Page]:
         """The ledger: what changed by CDC while the cursor is inside its window; otherwise (a first load, a
-        gap of more than 30 days, a re-pull from a date, a full CDC answer) every month again."""
+        gap of more than 30 days, a re-pull from a date, a full CDC answer) every month again, going on from
+        where such a read stopped (its cursor says)."""
         stream = self.stream(stream) if isinstance(stream, str) else stream
         if stream is not LEDGER:
             yield from super().pull(stream, token=token, tenant_id=tenant_id, cursor=cursor, options=options, log=log)
             return
         options = options or {}
         session = _LedgerRead(self, token, tenant_id, log)
-        since = parse_instant(cursor) if cursor else None
-        if since is None or options.get("modified_since") or since < self.clock() - CDC_WINDOW + CDC_MARGIN:
-            yield from session.every_month(cursor, replace=since is not None or bool(options.get("modified_since")))
+        since = parse_ledger_cursor(cursor) if cursor else None
+        oldest = self.clock() - CDC_WINDOW + CDC_MARGIN
+        if isinstance(since, ReadUnderWay):
+            # Taken up where it stopped, a re-pull from a date included (the months it read are brought up to date
+            # by CDC). Begun too long ago for CDC to look back to, it starts again.
+            if since.began >= oldest:
+                yield from session.go_on(cursor, since)
+                return
+            since = None
+        if since is None or options.get("modified_since") or since < oldest:
+            yield from session.every_month(cursor)
             return
         changed, answered_at, complete = session.changes(cursor)
         if not complete:
             # A full answer is not a safe checkpoint, and CDC cannot be asked for a shorter window: every month
-            # again, after the deletions it did report (a re-read month cannot show what is gone).
-            gone = [Deletion(source_journal_id=key) for key, found in changed.items()
-                    if found.get("status") == "Deleted"]
-            if gone:
-                yield Page(LEDGER.name, 0, gone, cursor, [], len(gone))
-            yield from session.every_month(cursor, replace=True)
+            # again (each month replaces what was loaded for it, so what CDC said was deleted goes too).
+            yield from session.every_month(cursor)
             return
         yield from session.changed_months(changed, cursor, format_instant(answered_at) if answered_at else cursor)
 
@@ -501,26 +559,52 @@ class _LedgerRead:
             record.rows = sum(len(lines) for lines in read.by_transaction.values())
         return read, page_log
 
-    def every_month(self, cursor: str | None, replace: bool) -> Iterator[Page]:
-        """Every month's report from the books' start; `replace`: each transaction after its Deletion (what
-        was loaded before may have changed). The cursor moves at the last page, to the first report's time."""
-        info, _ = self._get(f"/companyinfo/{self.realm}", {})
-        start = (info.get("CompanyInfo") or {}).get("CompanyStartDate")
+    def every_month(self, cursor: str | None, under_way: ReadUnderWay | None = None) -> Iterator[Page]:
+        """Every month's report from the books' start, or from where `under_way` stopped, each page the month's
+        ReplacedRange then its lines: what was loaded for the month and is no longer there goes (deleted or
+        edited away at QuickBooks, or read by a first load that stopped half-way), nothing else is rewritten
+        unless it changed. The slices cover every date, so nothing loaded escapes them. Each page's cursor names
+        the month after it: the refresh commits it with the page and hands it to the reader's helper process,
+        which goes on from there. The last page's is the instant the read is as of (its first report's time,
+        or `under_way`'s)."""
         today = self.connector.clock().date()
-        slices = month_slices(date.fromisoformat(start) if start else today, today)
-        began: datetime | None = None
+        began: datetime | None
+        if under_way is None:
+            info, _ = self._get(f"/companyinfo/{self.realm}", {})
+            start = (info.get("CompanyInfo") or {}).get("CompanyStartDate")
+            slices = month_slices(date.fromisoformat(start) if start else today, today)
+            began = None
+        else:  # month by month from there, whenever the books start: the slice before them was read
+            next_month = under_way.next_month
+            slices = month_slices(next_month, max(today, next_month))[1:]
+            began = under_way.began
         for number, (first, last) in enumerate(slices, 1):
             read, page_log = self.report(first, last)
             began = began or read.time
-            records: list[Any] = []
-            for journal, lines in read.by_transaction.items():
-                if replace:
-                    records.append(Deletion(source_journal_id=journal))
-                records += lines
-            final = number == len(slices)
-            yield Page(LEDGER.name, number, records,
-                       format_instant(began) if final and began else cursor, page_log,
-                       len(read.by_transaction) if replace else 0)
+            lines = [line for lines in read.by_transaction.values() for line in lines]
+            month = ReplacedRange(first, last, frozenset(line.source_line_id for line in lines))
+            if began is None:  # a report without its time: no instant for CDC to go on from
+                after = cursor
+            elif number == len(slices):
+                after = format_ledger_cursor(began)
+            else:
+                after = format_ledger_cursor(ReadUnderWay(began, slices[number][0]))
+            yield Page(LEDGER.name, number, [month, *lines], after, page_log, 1)
+
+    def go_on(self, cursor: str, under_way: ReadUnderWay) -> Iterator[Page]:
+        """A read of every month taken up where it stopped: handed to the ledger reader's helper process, or
+        after a failure or a kill, maybe days later. The months it read may have changed since it began
+        (deleted, edited, moved to another month), so first what CDC says changed: as on any refresh, but a
+        transaction now dated in a month still to read is only its Deletion (that month's report brings its
+        lines; no line of this pull comes after the range that lists it). Then the months left, as of CDC's
+        answer. A full CDC answer: every month again, as on any refresh."""
+        changed, answered_at, complete = self.changes(format_instant(under_way.began))
+        if not complete:
+            yield from self.every_month(cursor)
+            return
+        if changed:
+            yield from self.changed_months(changed, cursor, cursor, read_later_from=under_way.next_month)
+        yield from self.every_month(cursor, ReadUnderWay(answered_at or under_way.began, under_way.next_month))
 
     def changes(self, cursor: str) -> tuple[dict[str, dict[str, Any]], datetime | None, bool]:
         """The posting transactions changed since the cursor, by key; the instant QuickBooks answered at;
@@ -548,17 +632,22 @@ class _LedgerRead:
                         found.update({transaction_key(entity, o["Id"]): o for o in objects})
         return found, parse_instant(body.get("time")), count >= CDC_MAX_OBJECTS
 
-    def changed_months(self, changed: dict[str, dict[str, Any]], cursor: str, new_cursor: str) -> Iterator[Page]:
+    def changed_months(self, changed: dict[str, dict[str, Any]], cursor: str, new_cursor: str,
+                       read_later_from: date | None = None) -> Iterator[Page]:
         """Deleted transactions as Deletions; changed ones re-read from their month's report, each as its
         Deletion then its rows (none: it no longer posts). The last page carries the new cursor, even when
-        nothing changed, so a quiet company's cursor stays inside CDC's window."""
+        nothing changed, so a quiet company's cursor stays inside CDC's window. `read_later_from`: the months
+        from then on are read after these pages, whole: a transaction changed into one of them is only its
+        Deletion here (its lines elsewhere go; its month's report brings its lines)."""
         months: dict[date, list[str]] = {}
         gone = []
         for key, found in changed.items():
-            if found.get("status") == "Deleted" or not found.get("TxnDate"):
+            month = date.fromisoformat(found["TxnDate"]).replace(day=1) if found.get("TxnDate") else None
+            read_later = month is not None and read_later_from is not None and month >= read_later_from
+            if found.get("status") == "Deleted" or month is None or read_later:
                 gone.append(Deletion(source_journal_id=key))
             else:
-                months.setdefault(date.fromisoformat(found["TxnDate"]).replace(day=1), []).append(key)
+                months.setdefault(month, []).append(key)
         pages = [(None, gone, [])] if gone or not months else []
         for month, keys in sorted(months.items()):
             following = (month + timedelta(days=32)).replace(day=1)

@@ -3,6 +3,7 @@ the realm on the callback, every stream paged to the end, CDC with deletions, th
 and past its 1,000 objects, the trial balance, Faults and limits."""
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -14,7 +15,7 @@ import requests
 
 from server.connectors.framework.errors import CompanyDisconnected, ProviderUnavailable
 from server.connectors.framework.http import HttpClient, RateLimits, RequestRecord, RetryPolicy
-from server.connectors.framework.records import Deletion, LedgerLine
+from server.connectors.framework.records import Deletion, LedgerLine, ReplacedRange
 from server.connectors.quickbooks import connector as quickbooks
 from server.connectors.quickbooks.connector import (
     MINOR_VERSION,
@@ -85,11 +86,16 @@ def lines_and_deletions(records) -> tuple[list[LedgerLine], list[Deletion]]:
 
 def applied(records) -> list[LedgerLine]:
     """What a store holds after these records in order: a Deletion removes what came before it of its journal
-    (or the one line it names), a line is upserted by its id."""
+    (or the one line it names), a ReplacedRange what is dated in it and it does not list, a line is upserted by
+    its id."""
     held: dict[str, LedgerLine] = {}
     of_journal: dict[str, set[str]] = {}
     for record in records:
-        if isinstance(record, Deletion):
+        if isinstance(record, ReplacedRange):
+            for line in [line for line in held.values() if record.start <= line.date <= record.end
+                         and line.source_line_id not in record.source_line_ids]:
+                held.pop(line.source_line_id)
+        elif isinstance(record, Deletion):
             for line_id in of_journal.pop(record.source_journal_id, set()) | {record.source_line_id}:
                 held.pop(line_id, None)
         else:
@@ -170,6 +176,7 @@ def test_the_first_load_reads_a_report_per_month_and_equals_the_ledger(connected
     lines, deletions = lines_and_deletions(records)
     months = {f"{line.date:%Y-%m}" for line in lines}
     assert not deletions and kinds(log)[0] == "companyinfo"
+    assert_months_replace_every_date(records)
     assert kinds(log).count("query") == 2, "Class and Department lists, once each, for the names in the reports"
     ranges = [parse_qs(urlsplit(r.endpoint).query)["start_date"][0] for r in log if "GeneralLedger" in r.endpoint]
     assert len(set(ranges)) == len(ranges) >= len(months) + 1, "a report per month, one before the books start"
@@ -214,6 +221,22 @@ def test_a_quiet_company_keeps_its_cursor_inside_cdcs_window(connected):
     assert kinds(log) == ["cdc"] and not records and parse_cursor(later) > parse_cursor(cursor)
 
 
+def assert_months_replace_every_date(records) -> None:
+    """Each page of a re-read is a month's ReplacedRange then its lines; the months, one after the other, cover
+    every date, and each lists exactly the lines read for it."""
+    ranges = [r for r in records if isinstance(r, ReplacedRange)]
+    assert isinstance(records[0], ReplacedRange) and ranges[0].start == quickbooks.EARLIEST
+    assert ranges[-1].end == quickbooks.LATEST
+    assert all(after.start == before.end + timedelta(days=1) for before, after in itertools.pairwise(ranges))
+    lines = lines_and_deletions(records)[0]
+    for month in ranges:
+        assert month.source_line_ids == {line.source_line_id for line in lines if month.start <= line.date <= month.end}
+
+
+def journal_numbers(records) -> set[str]:
+    return {line.source_journal_id.split(":")[1] for line in records if isinstance(line, LedgerLine)}
+
+
 def test_a_cursor_beyond_cdcs_30_days_reads_every_month_again_replacing_what_was_loaded(connected, sandbox, tenant):
     qbo, realm, token = connected
     first, _, _ = loaded(qbo, token, realm)
@@ -221,18 +244,63 @@ def test_a_cursor_beyond_cdcs_30_days_reads_every_month_again_replacing_what_was
     back_dated = (date.today().replace(day=1) - timedelta(days=45)).isoformat()
     posted = sandbox.admin("POST", f"/admin/tenants/{tenant_id}/journals", {"generate": 2, "date": back_dated},
                            expect=201)["journals"]
+    # Deleted during the gap: CDC, which alone reports deletions, cannot look back that far.
+    gone = sandbox.admin("DELETE", f"/admin/tenants/{tenant_id}/journals/7", expect=200)
     old = (datetime.now(UTC) - timedelta(days=40)).isoformat(timespec="seconds")
     records, cursor, log = loaded(qbo, token, realm, cursor=old)
     assert "cdc" not in kinds(log) and set(kinds(log)) == {"companyinfo", "GeneralLedger", "query"}
     lines, deletions = lines_and_deletions(records)
-    assert deletions and all(d.source_journal_id for d in deletions), "each transaction replaces its old lines"
-    assert {str(p["journalNumber"]) for p in posted} <= {line.source_journal_id.split(":")[1] for line in lines}
+    assert not deletions, "months replace what was loaded for them: no transaction is deleted to be read again"
+    assert_months_replace_every_date(records)
+    assert {str(p["journalNumber"]) for p in posted} <= journal_numbers(lines)
     assert parse_cursor(cursor) > datetime.now(UTC) - timedelta(days=1)
-    assert pulled_by_code(applied(first + records), by_code(qbo, token, realm)) == truth_by_code(sandbox, tenant_id)
+    held = applied(first + records)
+    number = str(gone["journalNumber"])
+    assert number in journal_numbers(first) and number not in journal_numbers(held)
+    assert pulled_by_code(held, by_code(qbo, token, realm)) == truth_by_code(sandbox, tenant_id)
 
 
 def parse_cursor(cursor: str) -> datetime:
     return datetime.fromisoformat(cursor)
+
+
+def report_months(log: list[RequestRecord]) -> list[str]:
+    return [parse_qs(urlsplit(r.endpoint).query)["start_date"][0] for r in log if "GeneralLedger" in r.endpoint]
+
+
+def test_a_read_of_every_month_goes_on_from_the_month_its_cursor_names(connected, sandbox, tenant):
+    qbo, realm, token = connected
+    _, _, pages = pull_all(qbo, "general_ledger", token, realm)
+    stopped = pages[5]  # six months committed, then the read was handed over, failed or was killed
+    under_way = quickbooks.parse_ledger_cursor(stopped.cursor)
+    assert isinstance(under_way, quickbooks.ReadUnderWay) and under_way.next_month == pages[6].records[0].start
+    log: list[RequestRecord] = []
+    rest, cursor, _ = pull_all(qbo, "general_ledger", token, realm, cursor=stopped.cursor, log=log)
+    assert kinds(log)[0] == "cdc" and "companyinfo" not in kinds(log), "what changed since it began, then on"
+    assert report_months(log) == [f"{page.records[0].start}" for page in pages[6:]], "each month left, once"
+    assert rest == [record for page in pages[6:] for record in page.records], "the same months, the same lines"
+    assert parse_cursor(cursor) >= parse_cursor(pages[-1].cursor), "as of CDC's answer, after the read began"
+
+    # Meanwhile, at QuickBooks: a transaction of a month it read is deleted, new ones are posted this month.
+    tenant_id = tenant["tenantId"]
+    read = [record for page in pages[:6] for record in page.records]
+    early = sorted(journal_numbers(read), key=int)[0]
+    sandbox.admin("DELETE", f"/admin/tenants/{tenant_id}/journals/{early}", expect=200)
+    posted = sandbox.admin("POST", f"/admin/tenants/{tenant_id}/journals", {"generate": 2}, expect=201)["journals"]
+    log = []
+    rest, cursor, _ = pull_all(qbo, "general_ledger", token, realm, cursor=stopped.cursor, log=log)
+    assert report_months(log) == [f"{page.records[0].start}" for page in pages[6:]], "still each month left, once"
+    held = applied(read + rest)
+    assert early not in journal_numbers(held) and {str(p["journalNumber"]) for p in posted} <= journal_numbers(held)
+    assert pulled_by_code(held, by_code(qbo, token, realm)) == truth_by_code(sandbox, tenant_id)
+
+    # Begun longer ago than CDC looks back, the months it read could have changed unseen: it starts again.
+    later = connector(sandbox, qbo.setup, clock=lambda: datetime.now(UTC) + timedelta(days=40))
+    log = []
+    again, cursor, _ = pull_all(later, "general_ledger", token, realm, cursor=stopped.cursor, log=log)
+    assert kinds(log)[0] == "companyinfo" and report_months(log)[0] == f"{quickbooks.EARLIEST}"
+    assert_months_replace_every_date(again)
+    assert parse_cursor(cursor) >= under_way.began
 
 
 def test_a_full_cdc_answer_is_asked_again_entity_by_entity(connected, sandbox, tenant):
@@ -245,9 +313,8 @@ def test_a_full_cdc_answer_is_asked_again_entity_by_entity(connected, sandbox, t
     calls = kinds(log)
     assert calls[:1 + len(POSTING_ENTITIES)] == ["cdc"] * (1 + len(POSTING_ENTITIES))
     assert set(calls[1 + len(POSTING_ENTITIES):]) <= {"GeneralLedger", "query"}
-    assert str(gone["journalNumber"]) in {d.source_journal_id.split(":")[1]
-                                          for d in lines_and_deletions(records)[1]}
     held = applied(first + records)
+    assert str(gone["journalNumber"]) not in journal_numbers(held)
     assert len(held) == sandbox.tenants()[0]["lineCount"]
     assert pulled_by_code(held, by_code(qbo, token, realm)) == truth_by_code(sandbox, tenant_id)
 
@@ -265,7 +332,7 @@ def test_an_entity_too_busy_for_cdc_means_every_month_again(connected, sandbox, 
     calls = kinds(log)
     assert calls[0] == "cdc" and "companyinfo" in calls and calls[-1] == "GeneralLedger"
     held = applied(first + records)
-    assert str(gone["journalNumber"]) not in {line.source_journal_id.split(":")[1] for line in held}
+    assert str(gone["journalNumber"]) not in journal_numbers(held)
     assert pulled_by_code(held, by_code(qbo, token, realm)) == truth_by_code(sandbox, tenant_id)
 
 

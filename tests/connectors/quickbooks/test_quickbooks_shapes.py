@@ -4,7 +4,7 @@ Beginning Balance rows, debit and credit columns, classes and locations named on
 from __future__ import annotations
 
 import random
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -12,7 +12,13 @@ import pytest
 from server.connectors.framework.errors import CompanyDisconnected, NotEntitled, RequestRejected
 from server.connectors.framework.http import HttpClient, RateLimits, RetryPolicy
 from server.connectors.framework.records import DimensionValue
-from server.connectors.quickbooks.connector import GeneralLedgerReport, QuickBooksConnector, QuickBooksEndpoints
+from server.connectors.quickbooks.connector import (
+    LEDGER,
+    GeneralLedgerReport,
+    QuickBooksConnector,
+    QuickBooksEndpoints,
+    ReadUnderWay,
+)
 from tests.support.scripted_server import Reply
 
 REALM = "9130349487640896"
@@ -92,3 +98,16 @@ def test_a_general_ledger_report_becomes_signed_lines_per_transaction_with_class
     (journal,) = report.by_transaction["JournalEntry:12"]
     assert journal.amount == Decimal("-40.00") and journal.dimension_values == ()
     assert report.time is not None and report.time.tzinfo is not None
+
+
+def test_the_cursor_of_a_read_under_way_moves_forward_from_the_one_it_replaces_to_the_reads_end():
+    # The pipeline saves a ledger cursor only if it is not behind the saved one, and rewinds only instants.
+    began = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+    under_way = ReadUnderWay(began, date(2024, 5, 1))
+    cursor = LEDGER.incremental.encode(under_way)
+    assert cursor == "2026-11-30T09:00:00+00:00 reading from 2024-05-01"
+    assert LEDGER.incremental.decode(cursor) == under_way
+    assert LEDGER.incremental.decode(LEDGER.incremental.encode(began)) == began
+    before = began - timedelta(days=40)  # the cursor a gap beyond CDC's window left
+    assert before < under_way < ReadUnderWay(began, date(2024, 6, 1)) < began
+    assert under_way > before and began > under_way and not began < under_way
