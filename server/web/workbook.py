@@ -18,7 +18,16 @@ from server.access.keys import current_caller
 from server.db.engine import request_session
 from server.errors import ApiError
 from server.web.common import BEARER, ERRORS, MAX_ID, Id, StrictModel, plain_text
-from server.workbook.sheets import EXCEL_MAX_ROWS, SHEETS, TITLES, Filters, UnknownIds, Workbook, json_rows
+from server.workbook.sheets import (
+    EXCEL_MAX_ROWS,
+    SHEETS,
+    TITLES,
+    Filters,
+    UnknownIds,
+    Workbook,
+    filter_choices,
+    json_rows,
+)
 from server.workbook.stamp import Stamp, workbook_stamp
 from server.workbook.xlsx import download_name, write_xlsx
 
@@ -43,8 +52,8 @@ class SheetFilters(StrictModel):
     entity: list[Id] = Field([], max_length=MAX_FILTER_VALUES, description="Entity ids (repeat the parameter).")
     from_: Period | None = Field(None, alias="from", description="First period, `YYYY-MM`, inclusive.")
     to: Period | None = Field(None, description="Last period, `YYYY-MM`, inclusive.")
-    account: list[plain_text(50, min_length=1)] = Field([], max_length=MAX_FILTER_VALUES,
-                                                         description="Account codes (repeat the parameter).")
+    account: list[plain_text(50, min_length=1)] = Field([], max_length=MAX_FILTER_VALUES, description=(
+        "Account codes as the sheets show them, the workspace account's (repeat the parameter)."))
     member: list[Id] = Field([], max_length=MAX_FILTER_VALUES, description=(
         "Dimension member ids (repeat the parameter): a line must carry one of the given members of each "
         "dimension named."))
@@ -113,6 +122,35 @@ class SheetOut(BaseModel):
     data_as_of: datetime | None
 
 
+class EntityChoice(BaseModel):
+    id: int
+    name: str
+    connection: str = Field(description="The connection the entity comes from.")
+
+
+class AccountChoice(BaseModel):
+    code: str = Field(description="A workspace account's code: what `account` takes and the Actuals show.")
+    name: str
+
+
+class MemberChoice(BaseModel):
+    id: int
+    name: str
+    unmapped: bool
+
+
+class DimensionChoice(BaseModel):
+    id: int
+    name: str
+    members: list[MemberChoice]
+
+
+class FilterChoices(BaseModel):
+    entities: list[EntityChoice] = Field(description="For `entity`.")
+    accounts: list[AccountChoice] = Field(description="For `account`, by code.")
+    dimensions: list[DimensionChoice] = Field(description="Their members for `member`.")
+
+
 def open_workbook(query: SheetFilters) -> Workbook:
     """The caller's workspace as sheets, filtered as the query asks (also what xlwings' route writes)."""
     if query.from_ and query.to and query.from_ > query.to:
@@ -145,6 +183,13 @@ def describe_workbook(query: SheetFilters):
     sheets = [{"name": TITLES[sheet], "table": TITLES[sheet], "href": f"/api/v1/workbook/{sheet}",
                "rows": workbook.count(sheet)} for sheet in SHEETS]
     return {**_stamp_out(stamp), "sheets": sheets}
+
+
+@bp.get("/workbook/filters", responses={200: FilterChoices})
+def list_filter_choices():
+    """What a load's filters can choose from: the workspace's entities, the account codes the sheets show, and each
+    dimension's members."""
+    return FilterChoices(**filter_choices(request_session().connection(), current_caller().workspace_id)).model_dump()
 
 
 @bp.get("/workbook/<sheet>", responses={200: SheetOut})

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ledgerpane.excel import write_sheets
 from server.errors import ApiError
-from server.web.common import BEARER, ERRORS
+from server.web.common import BEARER, ERRORS, ErrorOut
 from server.web.workbook import SheetFilters, open_workbook
 from server.workbook.sheets import SHEETS, TITLES, Workbook
 
@@ -82,12 +82,33 @@ def _frames(workbook: Workbook) -> dict[str, pd.DataFrame]:
     return frames
 
 
-@bp.post("/workbook/xlwings", responses={200: ActionsOut})
+def licence_refusal() -> str | None:
+    """Why xlwings refuses the service's licence key (None when it takes it), in xlwings' own words, which never
+    repeat the key. Asked afresh each time: xlwings remembers its first verdict for the life of the process."""
+    import xlwings  # here, not at the top: only a licensed service ever loads xlwings' licence-gated engines
+    from xlwings.pro.utils import LicenseHandler
+
+    LicenseHandler.validate_license.cache_clear()
+    try:
+        LicenseHandler.validate_license("pro")
+    except xlwings.LicenseError as error:
+        return str(error)
+    if not xlwings.__pro__:  # the key was changed after xlwings loaded without its remote engine
+        return "xlwings started without a valid key; restart the service after setting it."
+    return None
+
+
+@bp.post("/workbook/xlwings", responses={200: ActionsOut, 503: ErrorOut})
 def load_with_xlwings(query: SheetFilters, body: BookIn):
     """Write Actuals, Accounts and Dimensions into the book xlwings' client sent, as tables of those names (replaced
-    in place), and answer the actions for the client to apply. Only when the service has an xlwings licence key."""
-    import xlwings  # here, not at the top: only a licensed service ever loads xlwings' licence-gated engines
+    in place), and answer the actions for the client to apply. Only when the service has an xlwings licence key;
+    503 `xlwings_license_invalid` when xlwings refuses that key (the service's setting, not the caller's book)."""
+    import xlwings
 
+    if refusal := licence_refusal():
+        raise ApiError(503, "xlwings_license_invalid", f"The service's xlwings licence key ({LICENSE_KEY_VARIABLE}) "
+                       f"is not valid: {refusal} An administrator sets a valid key; Load into workbook in the task "
+                       "pane needs none.")
     frames = _frames(open_workbook(query))
     try:
         with xlwings.Book(json=request.get_json()) as book:  # closing it frees what xlwings keeps per book

@@ -19,7 +19,20 @@ from datetime import date
 from typing import Any, Literal
 
 import pandas as pd
-from sqlalchemy import Float, Integer, Select, and_, case, cast, func, literal_column, or_, select, type_coerce
+from sqlalchemy import (
+    Float,
+    Integer,
+    Select,
+    and_,
+    case,
+    cast,
+    exists,
+    func,
+    literal_column,
+    or_,
+    select,
+    type_coerce,
+)
 from sqlalchemy.engine import Connection as Database
 from sqlalchemy.sql import ColumnElement, FromClause
 
@@ -31,6 +44,7 @@ from server.db.models import (
     DimensionMember,
     Entity,
     LedgerLine,
+    WorkspaceAccount,
 )
 
 SheetName = Literal["actuals", "accounts", "dimensions"]
@@ -86,12 +100,50 @@ class Page:
     total_rows: int
 
 
-def account_lookup() -> FromClause:
-    """The account a ledger line's `account_id` names, with what the sheets show of it. The one place the sheets
-    read accounts: a workspace chart of accounts (issue 13) swaps in here."""
-    return select(Account.id, Account.workspace_id, Account.code, Account.name, Account.account_type,
-                  Account.account_class, Account.status, Account.currency, Account.entity_id,
-                  Account.connection_id).subquery("account_of_line")
+def account_lookup(workspace_id: int) -> FromClause:
+    """Per provider account (the `account_id` a ledger line keeps), the workspace account its lines land on
+    (`account.workspace_account_id`, issue 13): the sheets show that account's code and name, so accounts mapped
+    many-to-one read as one account; an account not placed yet shows as itself. The provider's own code and name
+    stay beside it (`source_code`, `source_name`). The one place the sheets read accounts."""
+    placed = WorkspaceAccount.__table__
+    return select(Account.id, Account.workspace_id, Account.workspace_account_id,
+                  func.coalesce(placed.c.code, Account.code).label("code"),
+                  func.coalesce(placed.c.name, Account.name).label("name"),
+                  Account.code.label("source_code"), Account.name.label("source_name"),
+                  Account.account_type.label("source_type"), Account.account_class.label("source_class"),
+                  Account.status, Account.currency, Account.entity_id, Account.connection_id) \
+        .outerjoin(placed, placed.c.id == Account.workspace_account_id) \
+        .where(Account.workspace_id == workspace_id).subquery("account_of_line")
+
+
+def account_kinds(workspace_id: int) -> FromClause:
+    """Each workspace account's type and class: its own class where it has one, else what the provider accounts
+    landing on it agree on ("" where they differ), so every line of one workspace account reads the same and a
+    summary keeps one row per account."""
+    agreed = [case((func.min(column) == func.max(column), func.min(column)), else_="").label(label)
+              for column, label in ((Account.account_type, "account_type"), (Account.account_class, "account_class"))]
+    provided = select(Account.workspace_account_id, *agreed).where(
+        Account.workspace_id == workspace_id, Account.workspace_account_id.is_not(None)) \
+        .group_by(Account.workspace_account_id).subquery("provided")
+    own = WorkspaceAccount.__table__
+    return select(own.c.id, func.coalesce(provided.c.account_type, "").label("account_type"),
+                  case((own.c.account_class != "", own.c.account_class),
+                       else_=func.coalesce(provided.c.account_class, "")).label("account_class")) \
+        .outerjoin(provided, provided.c.workspace_account_id == own.c.id) \
+        .where(own.c.workspace_id == workspace_id).subquery("account_kind")
+
+
+def described_accounts(workspace_id: int) -> Select:
+    """What the sheets show of each provider account: the workspace account's code, name, type and class (its own
+    type and class where it is not placed), and the provider's code and name."""
+    accounts, kinds = account_lookup(workspace_id), account_kinds(workspace_id)
+    placed = accounts.c.workspace_account_id.is_not(None)
+    return select(accounts.c.id, accounts.c.code, accounts.c.name,
+                  case((placed, kinds.c.account_type), else_=accounts.c.source_type).label("account_type"),
+                  case((placed, kinds.c.account_class), else_=accounts.c.source_class).label("account_class"),
+                  accounts.c.source_code, accounts.c.source_name, accounts.c.status, accounts.c.currency,
+                  accounts.c.entity_id, accounts.c.connection_id) \
+        .outerjoin(kinds, kinds.c.id == accounts.c.workspace_account_id)
 
 
 def _serial_day(column: ColumnElement, dialect: str) -> ColumnElement:
@@ -156,9 +208,8 @@ class Workbook:
         if wanted.period_to:
             where.append(line.period <= wanted.period_to)
         if wanted.account_codes:
-            accounts = account_lookup()
-            where.append(line.account_id.in_(select(accounts.c.id).where(
-                accounts.c.workspace_id == self.workspace_id, accounts.c.code.in_(wanted.account_codes))))
+            accounts = account_lookup(self.workspace_id)  # the codes the sheets show: workspace accounts'
+            where.append(line.account_id.in_(select(accounts.c.id).where(accounts.c.code.in_(wanted.account_codes))))
         for position, members in sorted(self.member_slots.items()):
             where.append(line[f"dim{position}_member_id"].in_(members))
         return where
@@ -168,7 +219,8 @@ class Workbook:
     def columns(self, sheet: SheetName) -> list[SheetColumn]:
         if sheet == "accounts":
             return [text("Entity"), text("Account Code"), text("Account Name"), text("Account Type"),
-                    text("Account Class"), text("Status"), text("Currency"), text("Data Source")]
+                    text("Account Class"), text("Source Account Code"), text("Source Account Name"), text("Status"),
+                    text("Currency"), text("Data Source")]
         if sheet == "dimensions":
             return [text("Dimension"), text("Member"), text("Code"), text("Unmapped")]
         detail = not self.filters.summary
@@ -176,6 +228,7 @@ class Workbook:
             text("Entity"), SheetColumn("Period", "date", MONTH),
             *([SheetColumn("Date", "date", DAY)] if detail else []),
             text("Account Code"), text("Account Name"), text("Account Type"), text("Account Class"),
+            *([text("Source Account Code")] if detail else []),
             *[text(slot.name) for slot in self.dimensions],
             *([text("Description")] if detail else []),
             SheetColumn("Amount", "number", MONEY),
@@ -191,14 +244,23 @@ class Workbook:
         line = LedgerLine.__table__.c
         summary = self.filters.summary
         slots = [f"dim{slot.position}_member_id" for slot in self.dimensions]
+        # The account tables themselves, not `account_lookup`: joined per line, SQLite would scan that subquery
+        # once per line instead of finding the row by its key.
+        account, placed = Account.__table__.alias("line_account"), WorkspaceAccount.__table__.alias("line_placed")
         if summary:
-            keys = [line.entity_id, line.connection_id, line.period, line.account_id, *[line[s] for s in slots]]
-            grouped = select(*keys, func.sum(type_coerce(line.amount_base, Integer)).label("amount_base")) \
-                .where(*self._line_conditions()).group_by(*keys).subquery("summary")
+            # One row per workspace account: provider accounts mapped onto it sum together (any one of them names
+            # it); a provider account not placed yet keeps its own row.
+            keys = [line.entity_id, line.connection_id, line.period, *[line[s] for s in slots]]
+            lands_on = account.c.workspace_account_id
+            shown = [lands_on, case((lands_on.is_(None), line.account_id))]
+            grouped = select(*keys, func.min(line.account_id).label("account_id"),
+                             func.sum(type_coerce(line.amount_base, Integer)).label("amount_base")) \
+                .select_from(LedgerLine.__table__.outerjoin(account, account.c.id == line.account_id)) \
+                .where(*self._line_conditions()).group_by(*keys, *shown).subquery("summary")
             source, rows, tiebreak = grouped, grouped.c, [grouped.c.account_id, *[grouped.c[s] for s in slots]]
         else:
             source, rows, tiebreak = LedgerLine.__table__, line, [line.id]
-        entity, accounts = Entity.__table__, account_lookup()
+        entity = Entity.__table__
         detail = not summary
         picked = [
             rows.entity_id, _serial_day(rows.period, self.dialect).label("period"),
@@ -210,9 +272,10 @@ class Workbook:
             rows.connection_id,
         ]
         joined = source.outerjoin(entity, entity.c.id == rows.entity_id) \
-            .outerjoin(accounts, accounts.c.id == rows.account_id)
-        query = select(*picked).select_from(joined).order_by(
-            entity.c.name, rows.entity_id, rows.period, func.coalesce(accounts.c.code, ""), *tiebreak)
+            .outerjoin(account, account.c.id == rows.account_id) \
+            .outerjoin(placed, placed.c.id == account.c.workspace_account_id)
+        query = select(*picked).select_from(joined).order_by(  # by the code shown, as `account_lookup` has it
+            entity.c.name, rows.entity_id, rows.period, func.coalesce(placed.c.code, account.c.code, ""), *tiebreak)
         if summary:
             return query, select(func.count()).select_from(source)
         where = self._line_conditions()
@@ -222,12 +285,9 @@ class Workbook:
         """The Actuals' ids replaced by what they name, from the workspace's small lookup tables, in the sheet's
         column order (a vectorised lookup per column: the strings are shared, not made once per row)."""
         if self._lookups is None:
-            accounts = account_lookup()
             self._lookups = {
                 "entity": self._lookup(select(Entity.id, Entity.name).where(Entity.workspace_id == self.workspace_id)),
-                "account": self._lookup(select(accounts.c.id, accounts.c.code, accounts.c.name,
-                                               accounts.c.account_type, accounts.c.account_class)
-                                        .where(accounts.c.workspace_id == self.workspace_id)),
+                "account": self._lookup(described_accounts(self.workspace_id)),
                 "member": self._lookup(select(DimensionMember.id, DimensionMember.name).join(Dimension)
                                        .where(Dimension.workspace_id == self.workspace_id)),
                 "connection": self._lookup(select(Connection.id, Connection.name)
@@ -242,6 +302,7 @@ class Workbook:
             "Account Name": frame["account_id"].map(account["name"]),
             "Account Type": frame["account_id"].map(account["account_type"]),
             "Account Class": frame["account_id"].map(account["account_class"]),
+            **({"Source Account Code": frame["account_id"].map(account["source_code"])} if detail else {}),
             **{slot.name: frame[f"dim{slot.position}_member_id"].map(member["name"]) for slot in self.dimensions},
             **({"Description": frame["description"]} if detail else {}),
             "Amount": frame["amount_base"],
@@ -254,18 +315,20 @@ class Workbook:
         return pd.read_sql(query, self.db, index_col="id")
 
     def _accounts(self) -> tuple[Select, Select]:
-        accounts, entity, connection = account_lookup(), Entity.__table__, Connection.__table__
-        where = [accounts.c.workspace_id == self.workspace_id]
+        accounts = described_accounts(self.workspace_id).subquery("described")
+        entity, connection = Entity.__table__, Connection.__table__
+        where: list[ColumnElement] = []
         if self.filters.entity_ids:
             where.append(accounts.c.entity_id.in_(self.filters.entity_ids))
         if self.filters.account_codes:
             where.append(accounts.c.code.in_(self.filters.account_codes))
-        picked = [entity.c.name, accounts.c.code, accounts.c.name, accounts.c.account_type,
-                  accounts.c.account_class, accounts.c.status, accounts.c.currency, connection.c.name]
+        picked = [entity.c.name, accounts.c.code, accounts.c.name, accounts.c.account_type, accounts.c.account_class,
+                  accounts.c.source_code, accounts.c.source_name, accounts.c.status, accounts.c.currency,
+                  connection.c.name]
         query = select(*[column.label(f"c{i}") for i, column in enumerate(picked)]).select_from(
             accounts.outerjoin(entity, entity.c.id == accounts.c.entity_id)
             .outerjoin(connection, connection.c.id == accounts.c.connection_id)).where(*where) \
-            .order_by(entity.c.name, accounts.c.entity_id, accounts.c.code, accounts.c.id)
+            .order_by(entity.c.name, accounts.c.entity_id, accounts.c.code, accounts.c.source_code, accounts.c.id)
         return query, select(func.count()).select_from(accounts).where(*where)
 
     def _dimensions(self) -> tuple[Select, Select]:
@@ -311,6 +374,30 @@ class Workbook:
             return self._named(frame)
         frame.columns = [column.name for column in self.columns(sheet)]
         return frame
+
+
+def filter_choices(db: Database, workspace_id: int) -> dict[str, list[dict[str, Any]]]:
+    """What the filters can choose from, as they take it: entities by id (those chosen for refreshing or holding
+    lines, not every company a provider lists), accounts by the code the sheets show (accounts without a code cannot
+    be asked for by code), dimension members by id, Unmapped first."""
+    has_lines = exists().where(LedgerLine.connection_id == Entity.connection_id, LedgerLine.entity_id == Entity.id)
+    entities = db.execute(select(Entity.id, Entity.name, Connection.name).join(Connection)
+                          .where(Entity.workspace_id == workspace_id, or_(Entity.selected, has_lines))
+                          .order_by(Entity.name, Entity.id)).all()
+    accounts = account_lookup(workspace_id)
+    codes = db.execute(select(accounts.c.code, func.min(accounts.c.name)).where(accounts.c.code != "")
+                       .group_by(accounts.c.code).order_by(accounts.c.code)).all()
+    dimensions: dict[int, dict[str, Any]] = {}
+    for dimension_id, dimension, member_id, member, unmapped in db.execute(
+            select(Dimension.id, Dimension.name, DimensionMember.id, DimensionMember.name, DimensionMember.is_unmapped)
+            .join(DimensionMember).where(Dimension.workspace_id == workspace_id)
+            .order_by(Dimension.display_order, Dimension.position, DimensionMember.is_unmapped.desc(),
+                      DimensionMember.name, DimensionMember.id)):
+        dimensions.setdefault(dimension_id, {"id": dimension_id, "name": dimension, "members": []})["members"].append(
+            {"id": member_id, "name": member, "unmapped": unmapped})
+    return {"entities": [{"id": id_, "name": name, "connection": connection} for id_, name, connection in entities],
+            "accounts": [{"code": code, "name": name} for code, name in codes],
+            "dimensions": list(dimensions.values())}
 
 
 def shaped(frame: pd.DataFrame, columns: list[SheetColumn]) -> pd.DataFrame:

@@ -5,6 +5,7 @@ browser the screen offers the .xlsx download instead."""
 from __future__ import annotations
 
 import io
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
@@ -123,6 +124,34 @@ def test_a_load_writes_the_workspace_into_excel_tables_and_a_new_refresh_asks_fo
         assert {name: table["identity"] for name, table in book.tables().items()} == first, "tables were replaced"
         assert book.settings()["ledgerpane.workbook"]["data_as_of"] == api_get(server, "/api/v1/workbook")["data_as_of"]
         assert_tables_equal_the_api(book, server)
+
+
+def test_the_filters_reach_the_requests_and_the_tables(browser, service_with_provider, sandbox):
+    server = service_with_provider
+    connect_demo(server, sandbox, "Acme books", companies=2)
+    entity = api_get(server, "/api/v1/workbook/filters")["entities"][1]
+    expected = api_get(server, "/api/v1/workbook/actuals", entity=entity["id"], summary="true")
+    asked: list[dict] = []
+    with excel_pane(browser, timeout_ms=30_000) as page:
+        page.on("request", lambda request: asked.append(parse_qs(urlsplit(request.url).query))
+                if "/api/v1/workbook/actuals" in request.url else None)
+        book = ExcelWorkbook(page)
+        open_workbook_screen(page, server)
+        filters = page.get_by_role("group", name="What to load")
+        filters.get_by_role("button", name="Entities: all").click()
+        filters.get_by_role("group", name="Entities").get_by_role("checkbox", name=entity["name"]).check()
+        expect(filters.get_by_role("button", name="Entities: 1 of 2")).to_have_attribute("aria-expanded", "true")
+        filters.get_by_role("radio", name="Summarised by period, account and dimensions").check()
+        expect(page.get_by_text(f"Actuals: {expected['total_rows']:,} rows")).to_be_visible()
+        check_screen(page, server.url, "workbook-filters")
+
+        page.get_by_role("button", name="Load into workbook").click()
+        expect(loaded(page)).to_be_visible(timeout=LOAD_DEADLINE_MS)
+        assert asked and all(query["entity"] == [str(entity["id"])] and query["summary"] == ["true"]
+                             for query in asked), asked
+        body = book.body("Actuals")
+        assert body["header"] == [column["name"] for column in expected["columns"]]
+        assert body["values"] == expected["rows"] and {row[0] for row in body["values"]} == {entity["name"]}
 
 
 def test_in_a_plain_browser_the_screen_offers_the_xlsx_download(page, live_server):

@@ -48,7 +48,8 @@ def test_actuals_columns_types_and_formats(books, lines):
     assert [(c["name"], c["type"], c["format"]) for c in page["columns"]] == [
         ("Entity", "text", "@"), ("Period", "date", "mmm yyyy"), ("Date", "date", "yyyy-mm-dd"),
         ("Account Code", "text", "@"), ("Account Name", "text", "@"), ("Account Type", "text", "@"),
-        ("Account Class", "text", "@"), ("Region", "text", "@"), ("Description", "text", "@"),
+        ("Account Class", "text", "@"), ("Source Account Code", "text", "@"), ("Region", "text", "@"),
+        ("Description", "text", "@"),
         ("Amount", "number", "#,##0.00"), ("Transaction Currency", "text", "@"),
         ("Transaction Amount", "number", "#,##0.00"), ("Data Source", "text", "@")]
     assert (page["sheet"], page["table"]) == ("Actuals", "Actuals")
@@ -120,6 +121,22 @@ def test_member_filter(books, lines):
     assert chosen == [line for line in lines if line["Region"] in (north["name"], south["name"])] != []
 
 
+def test_the_filter_choices_are_what_the_filters_take(books, lines):
+    choices = books.sheets.get("/filters")
+    assert [(e["name"], e["id"]) for e in choices["entities"]] == sorted(books.entity_ids.items())
+    charted = {a["Account Code"] for a in books.sheets.records("accounts") if a["Account Code"]}
+    assert sorted(a["code"] for a in choices["accounts"]) == sorted(charted)  # in the database's collation
+    assert {line["Account Code"] for line in lines} <= charted
+    (region,) = choices["dimensions"]
+    assert region["name"] == "Region" and region["members"][0] == {**region["members"][0], "name": "Unmapped",
+                                                                    "unmapped": True}
+    assert {m["name"] for m in region["members"]} >= {line["Region"] for line in lines}
+    entity, account, member = choices["entities"][0], choices["accounts"][0], region["members"][1]
+    chosen = books.sheets.records("actuals", entity=entity["id"], account=account["code"], member=member["id"])
+    assert chosen == [line for line in lines if (line["Entity"], line["Account Code"], line["Region"]) == (
+        entity["name"], account["code"], member["name"])]
+
+
 def test_filters_combine_and_apply_to_the_summary(books, lines):
     name, entity_id = sorted(books.entity_ids.items())[0]
     first = min(month(line["Period"]) for line in lines)
@@ -154,7 +171,7 @@ def test_the_overview_stamps_and_counts_what_a_load_writes(books, lines):
 def test_accounts_sheet_lists_each_entitys_chart(books, lines):
     accounts = books.sheets.records("accounts")
     assert list(accounts[0]) == ["Entity", "Account Code", "Account Name", "Account Type", "Account Class",
-                                 "Status", "Currency", "Data Source"]
+                                 "Source Account Code", "Source Account Name", "Status", "Currency", "Data Source"]
     charted = {(a["Entity"], a["Account Code"], a["Account Name"], a["Account Type"], a["Account Class"])
                for a in accounts}
     used = {(line["Entity"], line["Account Code"], line["Account Name"], line["Account Type"],

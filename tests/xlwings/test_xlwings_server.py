@@ -99,6 +99,23 @@ def test_a_book_xlwings_cannot_read_is_refused_with_a_json_error(licensed_app, w
     assert client.post("/api/v1/workbook/xlwings", json=office_js_book()).status_code == 401
 
 
+def test_a_key_xlwings_refuses_is_named_as_the_services_invalid_licence(db, tmp_path, provider, workspace,
+                                                                         monkeypatch, caplog):
+    # xlwings decides once, on import, whether its remote engine loads: import it as a licensed service has it,
+    # so that this test leaves the process as the licensed tests expect it, whichever runs first.
+    monkeypatch.setenv("XLWINGS_LICENSE_KEY", "noncommercial")
+    import xlwings  # noqa: F401
+
+    bad_key = "lp-test-not-an-xlwings-key-0a1b2"
+    monkeypatch.setenv("XLWINGS_LICENSE_KEY", bad_key)
+    with provider_app(db, tmp_path, provider) as app:
+        answer = app.test_client().post("/api/v1/workbook/xlwings", json=office_js_book(), headers=workspace.member())
+    error = answer.get_json()["error"]
+    assert (answer.status_code, error["code"]) == (503, "xlwings_license_invalid"), error
+    assert "XLWINGS_LICENSE_KEY" in error["message"] and "Invalid xlwings license key" in error["message"]
+    assert bad_key not in answer.get_data(as_text=True) and bad_key not in caplog.text
+
+
 def test_without_a_licence_key_there_is_no_xlwings_endpoint(client, workspace, monkeypatch):
     monkeypatch.delenv("XLWINGS_LICENSE_KEY", raising=False)
     answer = client.post("/api/v1/workbook/xlwings", json=office_js_book(), headers=workspace.member())
@@ -108,7 +125,7 @@ def test_without_a_licence_key_there_is_no_xlwings_endpoint(client, workspace, m
 
 def test_licensed_endpoint_is_declared_with_its_statuses(licensed_app):
     operation = licensed_app.test_client().get("/api/openapi.json").get_json()["paths"]["/api/v1/workbook/xlwings"]
-    assert {"200", "401", "403", "404", "422"} <= set(operation["post"]["responses"])
+    assert {"200", "401", "403", "404", "422", "503"} <= set(operation["post"]["responses"])
 
 
 def test_pull_says_plainly_that_it_needs_desktop_excel(monkeypatch):

@@ -8,6 +8,7 @@ import { detectHost, excelIsRecentEnough, insertSheets, inWorkbook } from "../ho
 import { getState, subscribe } from "../store.js";
 import { count } from "../words.js";
 import { fileBase64, saveFile } from "../workbook/download.js";
+import { workbookFilters } from "../workbook/filters.js";
 import { keepStamp, readStamp, staleness, whenText } from "../workbook/stamp.js";
 import { writeSheet } from "../workbook/writer.js";
 
@@ -16,21 +17,13 @@ const PAGE_ROWS = 50000;
 export function workbookView(container) {
   const heading = el("h2", { class: "subtitle", tabindex: "-1" }, "Workbook");
   const freshness = el("div", { class: "freshness", "aria-live": "polite" });
-  const overviewLine = el("p", { class: "secondary" }, "Loading…");
-  // Where a web view has no month picker (Safari, so Excel on a Mac) these are text fields taking 2026-01.
-  const from = el("input", { class: "input", type: "month", name: "from", placeholder: "YYYY-MM" });
-  const to = el("input", { class: "input", type: "month", name: "to", placeholder: "YYYY-MM" });
-  const summary = el("input", { type: "checkbox", name: "summary" });
-  const filters = el("fieldset", { class: "workbook-filters" },
-    el("legend", {}, "What to load"),
-    el("label", { class: "field" }, el("span", {}, "From month"), from),
-    el("label", { class: "field" }, el("span", {}, "To month"), to),
-    el("label", { class: "check" }, summary, el("span", {}, "Summarise by period, account and dimensions")));
+  const overviewLine = el("p", { class: "secondary", "aria-live": "polite" }, "Loading…");
+  const filters = workbookFilters(() => filtersChanged());
   const action = el("div", { class: "workbook-action" });
   const outcome = el("div", { "aria-live": "polite" });
   const templates = el("section", { class: "workbook-templates", "aria-labelledby": "templates-title", hidden: true });
-  container.append(el("div", { class: "section-head" }, heading), freshness, overviewLine, filters, action, outcome,
-    templates);
+  container.append(el("div", { class: "section-head" }, heading), freshness, overviewLine, filters.node, action,
+    outcome, templates);
 
   let alive = true;
   let loading = false;
@@ -39,9 +32,7 @@ export function workbookView(container) {
 
   const query = (extra = {}) => {
     const params = new URLSearchParams();
-    if (from.value) params.set("from", from.value);
-    if (to.value) params.set("to", to.value);
-    if (summary.checked) params.set("summary", "true");
+    filters.addTo(params);
     for (const [name, value] of Object.entries(extra)) params.set(name, String(value));
     const text = params.toString();
     return text ? `?${text}` : "";
@@ -66,9 +57,11 @@ export function workbookView(container) {
     }
   };
 
+  let overviewAsked = 0;
   const showOverview = async () => {
+    const asked = ++overviewAsked;
     const overview = await getJson(`/api/v1/workbook${query()}`);
-    if (!alive) return overview;
+    if (!alive || asked !== overviewAsked) return overview; // a later question (new filters) answers the screen
     lastDataAsOf = overview.data_as_of;
     overviewLine.textContent = `${overview.sheets.map((sheet) => `${sheet.name}: ${count(sheet.rows, "row")}`)
       .join(" · ")}. ${overview.data_as_of ? `Data as of ${whenText(overview.data_as_of)}.` : "No refresh yet."}`;
@@ -85,10 +78,25 @@ export function workbookView(container) {
   const loadButton = el("button", { class: "button primary", type: "button", onclick: () => load() },
     "Load into workbook");
 
+  // New filters: the row counts a load would write, asked again once the user pauses.
+  let countsTimer;
+  const filtersChanged = () => {
+    clearTimeout(countsTimer);
+    countsTimer = setTimeout(() => {
+      if (!alive || loading) return;
+      showOverview().catch((error) => {
+        if (!(error instanceof ApiError || error instanceof NetworkError)) throw error;
+        overviewLine.replaceChildren(el("span", { role: "alert" }, error.message));
+      });
+    }, 300);
+  };
+
   const load = async () => {
     if (loading) return;
     loading = true;
     stopping = false;
+    clearTimeout(countsTimer);
+    filters.setDisabled(true);
     say(outcome, "");
     cancel.disabled = false;
     cancel.textContent = "Cancel";
@@ -114,6 +122,7 @@ export function workbookView(container) {
       say(outcome, message, "error");
     } finally {
       loading = false;
+      filters.setDisabled(false);
       if (alive) {
         action.replaceChildren(loadButton);
         loadButton.focus();
@@ -223,9 +232,20 @@ export function workbookView(container) {
         + "(Home › Add-ins). Here you can download the same sheets as an .xlsx file."));
       action.replaceChildren(button);
     }
-    const overview = await showOverview();
+    const [overview] = await Promise.all([showOverview(), showChoices()]);
     if (inExcel) await showFreshness(overview);
     await showTemplates(inExcel);
+  };
+
+  // What the filters can choose from; without it the month range and the rows choice still work.
+  const showChoices = async () => {
+    try {
+      const choices = await getJson("/api/v1/workbook/filters");
+      if (alive) filters.fill(choices);
+    } catch (error) {
+      if (!(error instanceof ApiError || error instanceof NetworkError)) throw error;
+      say(outcome, `The entity, account and member choices could not be read: ${error.message}`, "error");
+    }
   };
 
   // A refresh that ends while the screen is open can make the workbook stale. The store keeps polling the
@@ -250,6 +270,7 @@ export function workbookView(container) {
   });
   return () => {
     alive = false;
+    clearTimeout(countsTimer);
     stopping = true; // leaving the screen stops a load after its current request
     unsubscribe();
   };
