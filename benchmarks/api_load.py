@@ -18,8 +18,9 @@ its next pages by cursor). Two runs:
 
 Each run starts when gunicorn has finished the last one's queue. The load generator runs in a process of its
 own (asyncio streams, one connection per request as gunicorn's sync workers close them) and prints the CPU it
-used, beside gunicorn's. `--explain` prints PostgreSQL's plans for the list's and the log's queries on the
-seeded data.
+used, beside the CPU per request of gunicorn (`ledgerpane web`) and of the PostgreSQL backends serving it: on a
+shared machine these are the figures the neighbours do not move. `--explain` prints PostgreSQL's plans for the
+list's and the log's queries on the seeded data.
 """
 from __future__ import annotations
 
@@ -112,6 +113,15 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def _process_cpu(stat: Path) -> tuple[int, float] | None:
+    """(parent pid, CPU seconds user + system) from /proc/<pid>/stat; None once the process is gone."""
+    try:
+        fields = stat.read_text().rpartition(")")[2].split()
+    except OSError:
+        return None
+    return int(fields[1]), (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def cpu_seconds(pid: int) -> float:
     """CPU time (user + system) of a process and its children that are still running: gunicorn's master and
     workers. On a shared machine this, per request, is the figure that does not depend on the neighbours."""
@@ -119,13 +129,27 @@ def cpu_seconds(pid: int) -> float:
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
-        try:
-            fields = (entry / "stat").read_text().rpartition(")")[2].split()
-        except OSError:
-            continue
-        if int(entry.name) == pid or int(fields[1]) == pid:
-            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        process = _process_cpu(entry / "stat")
+        if process is not None and (int(entry.name) == pid or process[0] == pid):
+            total += process[1]
     return total
+
+
+def database_cpu_seconds(admin, application_name: str) -> dict[int, float]:
+    """CPU time of each PostgreSQL backend serving gunicorn's workers (on this machine, as loopback implies),
+    by backend pid: the other half of a request's cost, which the workers' own CPU time leaves out. The
+    service's sessions carry `application_name`, which tells them from the neighbours'."""
+    with admin.connect() as db:
+        pids = db.execute(text("SELECT pid FROM pg_stat_activity WHERE application_name = :name"),
+                          {"name": application_name}).scalars().all()
+    found = {pid: _process_cpu(Path(f"/proc/{pid}/stat")) for pid in pids}
+    return {pid: process[1] for pid, process in found.items() if process is not None}
+
+
+def database_cpu_since(admin, application_name: str, before: dict[int, float]) -> float:
+    """CPU the service's backends used since `before` (a backend that started since counts from zero)."""
+    return sum(seconds - before.get(pid, 0.0)
+               for pid, seconds in database_cpu_seconds(admin, application_name).items())
 
 
 def settle(pid: int, quiet: float = 0.05) -> None:
@@ -138,12 +162,13 @@ def settle(pid: int, quiet: float = 0.05) -> None:
             return
 
 
-def start_gunicorn(url: str, workers: int, port: int, var_dir: str) -> subprocess.Popen:
-    env = {**os.environ, "DATABASE_URL": url, "LEDGERPANE_SANDBOX": "false", "LEDGERPANE_VAR_DIR": var_dir,
-           "LEDGERPANE_SCHEDULER": "off", "LEDGERPANE_LOG_LEVEL": "WARNING",
-           "LEDGERPANE_PUBLIC_URL": f"http://127.0.0.1:{port}"}
-    return subprocess.Popen([sys.executable, "-m", "gunicorn", "--workers", str(workers), "--bind",
-                             f"127.0.0.1:{port}", "--log-level", "warning", "server.app:create_app()"],
+def start_gunicorn(url: str, workers: int, port: int, var_dir: str, application_name: str) -> subprocess.Popen:
+    """The production web service, as the README starts it (`ledgerpane web`: gunicorn)."""
+    env = {**os.environ, "DATABASE_URL": f"{url}&application_name={application_name}",
+           "LEDGERPANE_SANDBOX": "false", "LEDGERPANE_VAR_DIR": var_dir, "LEDGERPANE_SCHEDULER": "off",
+           "LEDGERPANE_LOG_LEVEL": "WARNING", "LEDGERPANE_PUBLIC_URL": f"http://127.0.0.1:{port}",
+           "GUNICORN_CMD_ARGS": "--log-level warning"}
+    return subprocess.Popen([sys.executable, "-m", "server", "web", "--workers", str(workers), "--port", str(port)],
                             env=env, cwd=REPO)
 
 
@@ -197,7 +222,7 @@ def requests_mix(connection_ids: list[int], cursors: list[str], rng: random.Rand
         mix += [("connections", PANE_LIST.format(sort="name", order="asc")),
                 ("connections by last run", PANE_LIST.format(sort="last_run_at", order="desc")),
                 ("connections search", PANE_LIST.format(sort="name", order="asc")
-                 + f"&q=group%20{rng.randint(0, 99):02d}"),
+                 + f"&q=group%200{rng.randint(0, 99):02d}"),  # ten of the names ("Company group 0420"...)
                 ("log", PANE_LOG),
                 ("log of a connection", f"{PANE_LOG}&connection_id={connection}"),
                 ("log failures", f"{PANE_LOG}&status=failed"),
@@ -371,7 +396,7 @@ def main() -> None:
             explain(url, key, connection_ids[0])
         port = free_port()
         with tempfile.TemporaryDirectory() as var_dir:
-            server = start_gunicorn(url, options.workers, port, var_dir)
+            server = start_gunicorn(url, options.workers, port, var_dir, schema)
             deadline = time.monotonic() + 120
             while True:
                 try:
@@ -389,8 +414,13 @@ def main() -> None:
                 for how, args in (("saturation", (options.clients, options.seconds, mix)),
                                   ("panes", (options.clients, options.seconds, options.interval, mix))):
                     settle(server.pid)
-                    cpu = cpu_seconds(server.pid)
+                    cpu, database_cpu = cpu_seconds(server.pid), database_cpu_seconds(admin, schema)
                     result = pool.submit(generate, how, port, key, *args).result()
+                    load = os.getloadavg()[0]
+                    # Requests whose clients gave up are still served: their CPU counts, so it is read once
+                    # gunicorn is idle again and shared among every request sent.
+                    settle(server.pid)
+                    cpu, database_cpu = cpu_seconds(server.pid) - cpu, database_cpu_since(admin, schema, database_cpu)
                     served = sum(len(values) for values in result["latencies"].values())
                     sent = served + sum(result["errors"].values()) - sum(
                         count for status, count in result["statuses"].items() if status.isdigit())
@@ -403,12 +433,10 @@ def main() -> None:
                         print(f"Little's law: {options.clients} clients at {rate:.0f} requests/s wait "
                               f"{options.clients / max(rate, 1e-9) * 1000:.0f} ms on average; 100 ms needs "
                               f"{options.clients * 10} requests/s")
-                    print(f"gunicorn CPU per request answered: "
-                          f"{(cpu_seconds(server.pid) - cpu) / max(served, 1) * 1000:.1f} ms;"
-                          f" load generator CPU: {result['cpu']:.1f} s in {result['elapsed']:.0f} s "
-                          f"({result['cpu'] / result['elapsed']:.0%} of one core, "
-                          f"{result['cpu'] / max(sent, 1) * 1000:.2f} ms per request sent); load average "
-                          f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+                    print(f"CPU per request sent: gunicorn {cpu / max(sent, 1) * 1000:.1f} ms, PostgreSQL "
+                          f"{database_cpu / max(sent, 1) * 1000:.1f} ms, load generator "
+                          f"{result['cpu'] / max(sent, 1) * 1000:.2f} ms ({result['cpu'] / result['elapsed']:.0%} "
+                          f"of one core); load average {load:.1f} on {os.cpu_count()} cores")
     finally:
         if server is not None:
             server.send_signal(signal.SIGTERM)

@@ -1,15 +1,17 @@
 """The `ledgerpane` operations commands, run as a user would run them."""
+import gc
 import os
 import re
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import requests
 from click.testing import CliRunner
 
-from server.cli import main
+from server.cli import freeze_startup_objects, main
 
 
 @pytest.fixture
@@ -94,6 +96,43 @@ def test_serve_creates_a_workspace_prints_its_key_and_answers(db, tmp_path):
         again.wait(timeout=10)
 
 
+def test_web_serves_the_api_from_gunicorn_workers_and_takes_gunicorn_settings(db, workspace, tmp_path):
+    env = {**os.environ, "DATABASE_URL": db.url, "LEDGERPANE_VAR_DIR": str(tmp_path), "LEDGERPANE_SANDBOX": "false",
+           "LEDGERPANE_SCHEDULER": "off", "GUNICORN_CMD_ARGS": "--access-logfile -"}
+    port = _free_port()
+    server = subprocess.Popen([sys.executable, "-m", "server", "web", "--workers", "2", "--port", str(port)],
+                              env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        response = _get_when_up(f"http://127.0.0.1:{port}/api/v1/workspace", workspace.admin_key)
+        assert response.json()["name"] == "Acme Holdings"
+        assert len(_children(server.pid)) == 2, "one process per --workers"
+        # A setting from GUNICORN_CMD_ARGS reached gunicorn: the access log names the request.
+        _read_until(server, "GET /api/v1/workspace", deadline=time.monotonic() + 10)
+    finally:
+        server.terminate()
+        assert server.wait(timeout=30) == 0
+
+
+def test_a_serving_process_freezes_what_it_built_at_start():
+    try:
+        freeze_startup_objects()
+        assert gc.get_freeze_count() > 0, "the app's objects stay out of every later collection"
+    finally:
+        gc.unfreeze()
+
+
+def _children(pid: int) -> list[int]:
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text().rpartition(")")[2].split()[1])
+        except (OSError, ValueError):
+            continue
+        if parent == pid:
+            children.append(int(stat.parent.name))
+    return children
+
+
 def _free_port() -> int:
     import socket
 
@@ -118,7 +157,8 @@ def _get_when_up(url: str, key: str) -> requests.Response:
     deadline = time.monotonic() + 20
     while True:
         try:
-            return requests.get(url, headers={"Authorization": f"Bearer {key}"}, timeout=5)
+            # Up is up once it connects; a first answer on a busy machine may take longer than that.
+            return requests.get(url, headers={"Authorization": f"Bearer {key}"}, timeout=(5, 60))
         except requests.ConnectionError:
             if time.monotonic() > deadline:
                 raise

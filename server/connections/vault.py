@@ -46,13 +46,17 @@ def load_cipher(settings: Settings) -> Fernet:
     key_file = Path(settings.var_dir) / "secret.key"
     if not key_file.is_file():
         key_file.parent.mkdir(parents=True, exist_ok=True)
+        # Written aside, then linked into place: a process starting at the same moment (gunicorn's workers) finds
+        # no key file or a whole one, never the empty file another is still writing.
+        draft = key_file.with_name(f".{key_file.name}.{os.getpid()}")
+        with os.fdopen(os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as handle:
+            handle.write(Fernet.generate_key())
         try:
-            fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            os.link(draft, key_file)
         except FileExistsError:  # another process made it first: use theirs
             pass
-        else:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(Fernet.generate_key())
+        finally:
+            draft.unlink()
     return Fernet(key_file.read_bytes().strip())
 
 
