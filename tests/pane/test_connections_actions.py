@@ -50,7 +50,7 @@ def test_the_play_button_shows_progress_then_the_outcome(page, live_source, sand
 
 def test_a_log_event_shows_its_endpoints_on_hover_and_on_focus(page, live_source):
     open_pane(page, live_source)
-    page.get_by_role("link", name="Integration log").click()
+    page.get_by_role("link", name="Log", exact=True).click()
 
     events = page.get_by_role("list", name="Integration log events").get_by_role("listitem")
     journals = events.filter(has_text="Journals: Acme UK").first

@@ -168,7 +168,7 @@ def test_the_whole_journey_by_keyboard_alone(page, service_with_provider, sandbo
     steps.saw("list-live")
 
     # The integration log: an event's endpoints show on keyboard focus.
-    tab_to(page, page.get_by_role("link", name="Integration log"), limit=60)
+    tab_to(page, page.get_by_role("link", name="Log", exact=True), limit=60)
     page.keyboard.press("Enter")
     expect(page.get_by_role("heading", name="Integration log")).to_be_visible()
     events = page.get_by_role("list", name="Integration log events").get_by_role("listitem")
