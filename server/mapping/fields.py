@@ -26,8 +26,11 @@ import msgspec
 from server.connectors.framework.streams import FieldType, SourceField
 
 SAMPLES = 8  # distinct values kept per field
-SAMPLED_CALLS = 50  # batches a load takes samples from (the first ones): enough variety, no cost after
-SAMPLED_ROWS = 200  # of each of those
+# A load takes samples from the first lines of each batch it maps, up to SAMPLED_ROWS a batch and SAMPLED_LINES
+# in all: a first load's come from its first 50 pages or months (variety, and no cost after), an incremental
+# refresh's from every line it loads, however it is cut (a change feed maps one transaction at a time).
+SAMPLED_ROWS = 200
+SAMPLED_LINES = 50 * SAMPLED_ROWS
 REPORTED_FAILURES = 20  # values named in the log; the rest are counted
 MAX_SCALE = 10
 
@@ -171,7 +174,7 @@ class FieldsSeen:
     samples: dict[str, list[str]] = field(default_factory=dict)
     failures: list[dict[str, str]] = field(default_factory=list)  # field, value, type, line
     failed: int = 0
-    sampled_calls: int = 0
+    sampled_lines: int = 0
 
 
 class StreamFields:
@@ -192,16 +195,18 @@ class StreamFields:
 
     # ledger lines: one JSON array per line, from the attributes the connector decoded them into
 
-    def texts(self, lines: Sequence[Any]) -> list[str]:
+    def texts(self, lines: Sequence[Any], noted: bool = False) -> list[str]:
+        """`noted`: these lines went through here before (their account was not known yet), so their samples
+        were taken and their misfits counted then: cast again, noted once."""
         if self._row_of is None:
             getter = attrgetter(*(f.attribute for f in self.fields))
             self._row_of = getter if len(self.fields) > 1 else lambda line: (getter(line),)
         row_of, encode = self._row_of, _encoder.encode
-        if self.seen.sampled_calls < SAMPLED_CALLS:
+        if not noted and self.seen.sampled_lines < SAMPLED_LINES:
             self._sample([row_of(line) for line in lines[:SAMPLED_ROWS]])
         if not self.overrides:  # the usual case: one pass, no row kept (a million lines: ~0.3 s of CPU)
             return [encode(row_of(line)).decode() for line in lines]
-        rows = self._cast(list(map(row_of, lines)), [line.source_line_id for line in lines])
+        rows = self._cast(list(map(row_of, lines)), [line.source_line_id for line in lines], noted)
         return [encode(row).decode() for row in rows]
 
     # other records: `source_fields` by name, cast in place
@@ -216,9 +221,9 @@ class StreamFields:
 
     def _sample(self, rows: list[tuple]) -> None:
         seen = self.seen
-        if seen.sampled_calls >= SAMPLED_CALLS or not rows:
+        if seen.sampled_lines >= SAMPLED_LINES or not rows:
             return
-        seen.sampled_calls += 1
+        seen.sampled_lines += len(rows)
         for position, name in enumerate(self.names):
             kept = seen.samples.setdefault(name, [])
             if len(kept) >= SAMPLES:
@@ -233,13 +238,16 @@ class StreamFields:
                     if len(kept) >= SAMPLES:
                         break
 
-    def _cast(self, rows: list[tuple], ids: Sequence[str]) -> list[tuple]:
+    def _cast(self, rows: list[tuple], ids: Sequence[str], noted: bool = False) -> list[tuple]:
+        if not rows:  # no columns to cast (a change feed's empty stretch before a deletion, nothing changed)
+            return rows
         columns = list(zip(*rows, strict=True))
         for position, override in self.overrides.items():
             sent = _python_values(columns[position])
             cast, failed = cast_column(sent, override.type, override.scale)
-            for at in failed:
-                self._failed(self.names[position], columns[position][at], override, ids[at])
+            if not noted:
+                for at in failed:
+                    self._failed(self.names[position], columns[position][at], override, ids[at])
             columns[position] = cast
         return list(zip(*columns, strict=True))
 

@@ -35,13 +35,15 @@ class LineMapper:
     fields: StreamFields | None = None  # the stream's other fields, kept on each line (server/mapping/fields.py)
     _combinations: dict[tuple, tuple] = field(default_factory=dict, repr=False)  # values -> (text, members)
 
-    def rows(self, lines: Iterable[Any]) -> tuple[list[tuple], list[Any]]:
-        """Rows for lines whose account is known, and the lines whose account the chart does not have yet."""
+    def rows(self, lines: Iterable[Any], again: bool = False) -> tuple[list[tuple], list[Any]]:
+        """Rows for lines whose account is known, and the lines whose account the chart does not have yet.
+        `again`: lines this mapper returned as unknown, now that their accounts are added (their fields' samples
+        and misfits were noted the first time: each bad value is reported once)."""
         out, unknown = [], []
         untagged = self.routing.unmapped
         encode_date, encode_amount, encode_time = self.encoding.day, self.encoding.amount, self.encoding.moment
         combinations = self._combinations
-        kept = self.fields.texts(lines) if self.fields is not None and self.fields.fields else repeat("")
+        kept = self.fields.texts(lines, noted=again) if self.fields is not None and self.fields.fields else repeat("")
         for line, source_fields in zip(lines, kept, strict=False):  # `kept` may be endless
             account_id = self.account_ids.get(line.account_id)
             if account_id is None:

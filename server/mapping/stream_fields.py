@@ -1,13 +1,16 @@
 """A connection's field types: which of its streams' fields an admin cast to another type, and what a refresh
 saw of them (`stream_field` rows). The casts themselves are server/mapping/fields.py.
 
-An override is checked against the sample values the last refresh kept: one that does not fit them is
-refused, naming them, rather than discovered line by line at the next refresh.
+An override is checked against the sample values the last refresh kept (the last that loaded any of the stream's
+records: each such refresh replaces the samples of the one before): one that does not fit them is refused, naming
+them, rather than discovered line by line at the next refresh. Either way the answer says what it was checked
+against, since a few values of one refresh are not the whole ledger.
 """
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -111,10 +114,16 @@ class DoesNotFit(Refused):
         self.samples = samples
 
 
+@dataclass(frozen=True)
+class Saved:
+    changed: list[str]  # what changed, in words
+    checked: list[str]  # what each chosen type was checked against, in words
+
+
 def save(db: Any, workspace_id: int, connection_id: int, stream: Stream, choices: Sequence[FieldChoice],
-         who: str) -> list[str]:
+         who: str) -> Saved:
     """Set the stream's overrides to `choices` (fields left out go back to their default type). Refused when a
-    choice names no field of the stream, or does not fit the samples. Returns what changed, in words."""
+    choice names no field of the stream, or does not fit the last refresh's samples."""
     declared = {f.name: f for f in stream.fields}
     wanted: dict[str, Override | None] = {name: None for name in declared}
     for position, choice in enumerate(choices):
@@ -133,10 +142,11 @@ def save(db: Any, workspace_id: int, connection_id: int, stream: Stream, choices
         wanted[choice.name] = override
     rows = {row.field: row for row in db.scalars(select(StreamField).where(
         StreamField.connection_id == connection_id, StreamField.stream == stream.name))}
+    checked = []
     for position, choice in enumerate(choices):
         override, row = wanted[choice.name], rows.get(choice.name)
-        if override is not None and row is not None:
-            _check_fits(row.samples, override, choice.name, f"fields.{position}.type")
+        if override is not None:
+            checked.append(_check_fits(row, override, choice.name, f"fields.{position}.type"))
     changed = []
     for name, override in wanted.items():
         row = rows.get(name)
@@ -153,17 +163,31 @@ def save(db: Any, workspace_id: int, connection_id: int, stream: Stream, choices
         default = declared[name]
         changed.append(f"{name}: {describe(*before) if before else describe(default.type, default.scale)} -> "
                        f"{describe(*after) if after else describe(default.type, default.scale) + ' (default)'}")
-    return changed
+    return Saved(changed, checked)
 
 
-def _check_fits(samples: list[str], override: Override, name: str, where: str) -> None:
-    values = [from_json_text(text) for text in samples]
+def _check_fits(row: StreamField | None, override: Override, name: str, where: str) -> str:
+    """Refuses the override if a sample of the last refresh does not fit it; says what it checked."""
+    wanted = describe(override.type, override.scale)
+    values = [from_json_text(text) for text in (row.samples if row is not None else [])]
+    if not values:
+        return (f"{name}: the last refresh kept no values of it to check {wanted} against; a value that does not "
+                "fit is left empty on its line and named in the log.")
+    against = (f"the {'sample value' if len(values) == 1 else f'{len(values)} sample values'} the last refresh "
+               f"kept ({_when(row.samples_at)})")
     _, failed = cast_column(values, override.type, override.scale)
     if failed:
         offending = [_shown(values[at]) for at in failed]
         shown = ", ".join(str(value) for value in offending[:5])
-        raise DoesNotFit(f"{name} holds values that do not fit {describe(override.type, override.scale)}: {shown}. "
+        raise DoesNotFit(f"{name} holds values that do not fit {wanted}: {shown} (checked against {against}). "
                          "Choose a type these values fit.", where, offending)
+    return f"{name}: {against} fit {wanted}."
+
+
+def _when(moment: datetime | None) -> str:
+    if moment is None:
+        return "time unknown"
+    return f"{(moment.astimezone(UTC) if moment.tzinfo else moment):%Y-%m-%d %H:%M} UTC"  # stored in UTC
 
 
 def _shown(value: Any) -> Any:

@@ -311,7 +311,7 @@ def _write_ledger_batch(run: Run, entity: EntityScope, stream: Stream, mapper: L
         rows = batch.rows
         if batch.unknown:
             add_accounts_from_lines(db, run, entity, mapper, batch.unknown)
-            mapped, still_unknown = mapper.rows(batch.unknown)
+            mapped, still_unknown = mapper.rows(batch.unknown, again=True)
             assert not still_unknown, "every account was just added"
             rows = rows + mapped
         written += write_staged(db, batch.staged, expect_new) if batch.staged else write_lines(db, rows, expect_new)

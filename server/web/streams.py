@@ -79,6 +79,8 @@ class FieldsIn(StrictModel):
 
 class SavedFields(StreamOut):
     changed: list[str] = Field(description="What changed, in words; applies from the next refresh.")
+    checked: list[str] = Field(description="What each chosen type was checked against, in words: the sample values "
+                                           "the last refresh kept, or none.")
 
 
 class DoesNotFitDetail(ErrorDetail):
@@ -110,9 +112,10 @@ def list_streams(path: ConnectionPath):
 @bp.put("/connections/<int:connection_id>/streams/<stream>/fields",
         responses={200: SavedFields, 422: DoesNotFitOut})
 def save_fields(path: StreamPath, body: FieldsIn):
-    """Set the types a stream's fields are cast to during the load (admins). A type the last refresh's values do
-    not fit is refused (422 `type_does_not_fit`, with those values); a value of a later refresh that does not
-    fit is left empty on its line and named in the integration log."""
+    """Set the types a stream's fields are cast to during the load (admins). A type the sample values the last
+    refresh kept do not fit is refused (422 `type_does_not_fit`, with those values); the answer says what each type
+    was checked against. A value of a later refresh that does not fit is left empty on its line and named in the
+    integration log."""
     caller = require_admin()
     connection = find_connection(path.connection_id)
     stream = next((s for s in _pulled(connection) if s.name == path.stream), None)
@@ -120,12 +123,13 @@ def save_fields(path: StreamPath, body: FieldsIn):
         raise not_found("stream")
     session = request_session()
     choices = [stream_fields.FieldChoice(f.name, f.type, f.scale) for f in body.fields]
-    changed = stream_fields.save(session, caller.workspace_id, connection.id, stream, choices, caller.user)
+    saved = stream_fields.save(session, caller.workspace_id, connection.id, stream, choices, caller.user)
+    changed = saved.changed
     if changed:
         audit.record(session, caller.workspace_id, audit.Who(caller.member_id, caller.user), "fields.saved",
                      f"Field types of {connection.name}'s {stream.name} saved by {caller.user}: "
                      f"{'; '.join(changed)}.", {"stream": stream.name, "fields": body.model_dump()["fields"],
                                                  "changed": changed}, connection_id=connection.id)
     session.commit()
-    [saved] = stream_fields.listing(session, connection.id, [stream])
-    return SavedFields(**saved, changed=changed).model_dump(mode="json")
+    [listed] = stream_fields.listing(session, connection.id, [stream])
+    return SavedFields(**listed, changed=changed, checked=saved.checked).model_dump(mode="json")

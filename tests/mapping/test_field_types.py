@@ -9,11 +9,11 @@ from decimal import Decimal
 
 import msgspec
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from server.connectors.framework.streams import SourceField
 from server.db.models import Account, LedgerLine
-from server.mapping.fields import Override, StreamFields, cast_column
+from server.mapping.fields import SAMPLED_ROWS, Override, StreamFields, cast_column
 from tests.support.journey import provider_app
 from tests.support.refresh import run_refresh
 
@@ -21,9 +21,10 @@ from tests.support.refresh import run_refresh
 @pytest.fixture
 def app(db, tmp_path, provider):
     # No look-back overlap: a refresh after a posted journal reads that journal alone, so the samples it keeps
-    # are the posted journal's values. One page in the run's own process: the rest in the reader helper, whose
-    # casts, samples and misfits must come back to the run.
-    with provider_app(db, tmp_path, provider, refresh_overlap_records=0, refresh_pages_in_process=1) as app:
+    # are the posted journal's values (and the chart's refresh, only the accounts changed since). One page in the
+    # run's own process: the rest in the reader helper, whose casts, samples and misfits must come back to the run.
+    with provider_app(db, tmp_path, provider, refresh_overlap_records=0, refresh_overlap_minutes=0,
+                      refresh_pages_in_process=1) as app:
         yield app
 
 
@@ -98,6 +99,29 @@ def test_lines_keep_their_fields_as_sent_unless_cast_and_a_misfit_is_named():
     cast = StreamFields(declared, {"Amount": Override("decimal", 0)})
     assert cast.texts(lines) == ['[115,"X"]', "[null,null]"]
     assert cast.seen.failures == [{"field": "Amount", "value": '"n/a"', "type": "decimal (0 places)", "line": "b"}]
+
+
+def test_a_value_first_met_late_in_a_load_cut_in_many_small_stretches_still_becomes_a_sample():
+    # A change feed maps a transaction at a time: its 60th stretch is still sampled.
+    declared = [SourceField("Kind", attribute="kind")]
+    fields = StreamFields(declared)
+    for number in range(60):
+        fields.texts([_Line(f"line-{number}", kind="late" if number == 59 else "usual")])
+    assert fields.seen.samples == {"Kind": ['"usual"', '"late"']}
+    # Many large batches: the first ones' first rows only, so a long load pays nothing for samples after them.
+    many = StreamFields(declared)
+    for number in range(60):
+        many.texts([_Line(f"{number}-{row}", kind=f"kind-{number}") for row in range(SAMPLED_ROWS + 1)])
+    assert len(many.seen.samples["Kind"]) == 8 and many.seen.sampled_lines == 50 * SAMPLED_ROWS
+
+
+def test_nothing_to_cast_is_no_error_and_lines_mapped_again_are_noted_once():
+    cast = StreamFields([SourceField("Kind", attribute="kind")], {"Kind": Override("integer")})
+    assert cast.texts([]) == [] and cast.seen.failed == 0  # a change feed's empty stretch before a deletion
+    cast.cast_records([], [])
+    lines = [_Line("a", kind="X")]
+    assert cast.texts(lines) == cast.texts(lines, noted=True) == ["[null]"]
+    assert cast.seen.failed == 1 and len(cast.seen.failures) == 1
 
 
 # --- through the API and a refresh
@@ -188,6 +212,38 @@ def test_overrides_cast_during_the_load_and_a_later_misfit_is_logged_while_its_l
     # Back to the default: fields left out of a save are no longer overridden.
     back = put_fields(client, admin, books.connection_id, "journals", [])
     assert not any(f["overridden"] for f in back["fields"])
+
+
+def test_a_misfit_on_a_line_whose_account_was_not_known_yet_is_reported_once(client, workspace, books, journey,
+                                                                             provider, db):
+    admin = workspace.admin()
+    post_journal(provider, books.tenant_id, "1001")
+    assert run_refresh(journey, books.connection_id)["status"] == "succeeded"
+    put_fields(client, admin, books.connection_id, "journals", [{"name": "Reference", "type": "integer"}])
+    # The workspace forgets an account no line uses yet; Xero sends only changed accounts, so the next refresh
+    # meets it first on a line (mapped once without it, again once it is added from the line).
+    with db.sessions() as session:
+        used = select(LedgerLine.account_id).where(LedgerLine.connection_id == books.connection_id)
+        account_id, code, source_id = session.execute(
+            select(Account.id, Account.code, Account.source_account_id).where(
+                Account.connection_id == books.connection_id, Account.status == "active", Account.code != "",
+                Account.id.not_in(used)).order_by(Account.code)).first()
+        session.execute(delete(Account).where(Account.id == account_id))
+        session.commit()
+    provider.admin("POST", f"/admin/tenants/{books.tenant_id}/journals", {
+        "reference": "ABC-7", "lines": [{"accountCode": code, "netAmount": "12.50"},
+                                        {"accountCode": "800", "netAmount": "-12.50"}]}, expect=201)
+    run = run_refresh(journey, books.connection_id)
+    assert run["status"] == "succeeded"
+    with db.sessions() as session:
+        added = session.scalar(select(Account.source_fields).where(
+            Account.connection_id == books.connection_id, Account.source_account_id == source_id))
+    assert added == ""  # added from the line, not from the chart: the line was mapped twice
+    events = client.get(f"/api/v1/log?connection_id={books.connection_id}&status=needs_attention"
+                        "&data_type=journals", headers=admin).get_json()["items"]
+    [event] = [e for e in events if e["run_id"] == run["id"]]
+    assert "2 values did not fit" in event["detail"]  # one per line of ABC-7
+    assert event["detail"].count('Reference "ABC-7"') == 2
 
 
 def test_only_admins_save_field_types_and_other_workspaces_see_nothing(client, workspace, other_workspace, books):

@@ -72,7 +72,8 @@ function streamCard(connectionId, stream, types, admin) {
           problem.replaceChildren();
           draw(saved);
           status.textContent = saved.changed.length
-            ? `Field types saved: ${saved.changed.join("; ")}. They apply from the next refresh.`
+            ? `Field types saved: ${saved.changed.join("; ")}. They apply from the next refresh. Checked: `
+              + saved.checked.join(" ")
             : "Nothing changed.";
         } catch (error) {
           save.disabled = false;

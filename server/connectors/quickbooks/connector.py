@@ -59,7 +59,7 @@ from server.connectors.framework.records import (
     Role,
     TrialBalanceRow,
 )
-from server.connectors.framework.streams import Incremental, Page, Stream
+from server.connectors.framework.streams import Incremental, Page, SourceField, Stream
 
 SCOPES = ("com.intuit.quickbooks.accounting", "openid", "email")  # there is no read-only accounting scope (§2.1)
 MINOR_VERSION = "75"  # every request runs as 75 since August 2025; we say so on each (wave2.md §6)
@@ -211,6 +211,9 @@ class AccountsStream(QuickBooksStream):
     role = Role.accounts
     records_path = "QueryResponse.Account"
     paginator = _query("Account", "Active IN (true, false)")  # inactive accounts too: old lines point at them
+    # Beside AcctNum (the code), FullyQualifiedName (the name) and AccountType: the detail type QuickBooks
+    # reports group by, whether it sits under a parent account, and the bookkeeper's note (absent when empty).
+    fields = (SourceField("AccountSubType"), SourceField("SubAccount", "boolean"), SourceField("Description"))
 
     def parse_record(self, raw: dict[str, Any], request: PageRequest) -> Iterable[Account]:
         yield Account(source_id=raw["Id"], code=raw.get("AcctNum") or None,
@@ -218,7 +221,8 @@ class AccountsStream(QuickBooksStream):
                       account_class=CLASSES.get(raw.get("Classification") or ""),
                       status="active" if raw.get("Active", True) else "archived",
                       currency=(raw.get("CurrencyRef") or {}).get("value"),
-                      updated_at=parse_instant((raw.get("MetaData") or {}).get("LastUpdatedTime")))
+                      updated_at=parse_instant((raw.get("MetaData") or {}).get("LastUpdatedTime")),
+                      source_fields={field.name: raw.get(field.name) for field in self.fields})
 
 
 class _ListStream(QuickBooksStream):
@@ -278,7 +282,7 @@ ENTITY_OF_TYPE = {"Journal Entry": "JournalEntry", "Invoice": "Invoice", "Sales 
                   "Cash Expense": "Purchase", "Credit Card Expense": "Purchase", "Credit Card Credit": "Purchase",
                   "Bill Payment (Check)": "BillPayment", "Bill Payment (Credit Card)": "BillPayment",
                   "Deposit": "Deposit", "Transfer": "Transfer"}
-GL_COLUMNS = ("tx_date", "txn_type", "doc_num", "memo", "klass_name", "dept_name", "debt_amt", "credit_amt")
+GL_COLUMNS = ("tx_date", "txn_type", "doc_num", "name", "memo", "klass_name", "dept_name", "debt_amt", "credit_amt")
 EARLIEST, LATEST = date(1900, 1, 1), date(2100, 12, 31)  # the slices before the books start and after today
 
 
@@ -296,6 +300,14 @@ def month_slices(first: date, today: date) -> list[tuple[date, date]]:
         slices.append((month, following - timedelta(days=1) if following <= today else LATEST))
         month = following
     return slices
+
+
+class _ReportLine(LedgerLine, gc=False):
+    """A GeneralLedger row as a line, with the report's columns it keeps (GeneralLedgerStream.fields)."""
+
+    transaction_type: str | None = None
+    number: str | None = None
+    name: str | None = None
 
 
 class GeneralLedgerReport:
@@ -337,11 +349,13 @@ class GeneralLedgerReport:
                 values.append(DimensionValue(dimension_id=dimension, dimension_name=dimension,
                                              member_id=cell.get("id") or self.members(dimension, cell["value"]),
                                              member_name=cell["value"]))
-        lines.append(LedgerLine(
+        lines.append(_ReportLine(
             source_line_id=f"{journal}:{len(lines) + 1}", account_id=account["id"], amount=amount,
             date=date.fromisoformat(cells["tx_date"]["value"]), source_journal_id=journal,
             description=(cells.get("memo") or {}).get("value") or "", dimension_values=tuple(values),
-            account_name=account.get("value")))
+            account_name=account.get("value"), transaction_type=kind.get("value") or None,
+            number=(cells.get("doc_num") or {}).get("value") or None,
+            name=(cells.get("name") or {}).get("value") or None))
 
 
 def _money(cell: dict[str, Any] | None) -> Decimal:
@@ -361,6 +375,10 @@ class GeneralLedgerStream(QuickBooksStream):
     incremental = Incremental(key="time", value=lambda raw: None, encode=format_ledger_cursor,
                               decode=parse_ledger_cursor, send_as="paginator")
     reports_deletions = True
+    # The report's columns a finance user reads beside the memo (the description) and the amounts, under their
+    # titles: what posted the line (Invoice, Bill, Expense...), its number, and the customer, vendor or employee.
+    fields = (SourceField("Transaction Type", attribute="transaction_type"), SourceField("Num", attribute="number"),
+              SourceField("Name", attribute="name"))
 
 
 class TrialBalanceStream(QuickBooksStream):

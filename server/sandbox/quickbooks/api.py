@@ -15,7 +15,7 @@ from datetime import date, timedelta
 
 from flask import Blueprint, current_app, request
 
-from server.sandbox.data import currencies
+from server.sandbox.data import CUSTOMERS, currencies
 from server.sandbox.ledger import Account, Journal, Organisation
 from server.sandbox.quickbooks.format import amount, meta, parse_timestamp, realm_of, timestamp
 from server.sandbox.state import Sandbox
@@ -58,10 +58,17 @@ POSTING_ENTITIES = {"JournalEntry": "Journal Entry", "Invoice": "Invoice", "Bill
                     "VendorCredit": "Vendor Credit", "RefundReceipt": "Refund"}
 # Columns the GeneralLedger report offers (`columns=`), with their titles; the default set without `columns`.
 GL_COLUMNS = {"tx_date": ("Date", "Date"), "txn_type": ("Transaction Type", "String"), "doc_num": ("No.", "String"),
-              "memo": ("Memo/Description", "String"), "klass_name": ("Class", "String"),
+              "name": ("Name", "String"), "memo": ("Memo/Description", "String"), "klass_name": ("Class", "String"),
               "dept_name": ("Location", "String"), "debt_amt": ("Debit", "Money"), "credit_amt": ("Credit", "Money"),
               "subt_nat_amount": ("Amount", "Money")}
 GL_DEFAULT_COLUMNS = ("tx_date", "txn_type", "doc_num", "memo", "subt_nat_amount")
+# The customer or vendor a transaction names (QuickBooks' Name column; CustomerRef, VendorRef or EntityRef on the
+# entity); journal entries, deposits and transfers name none here. Vendors from Intuit's sample company.
+VENDORS = ["Brosnahan Insurance Agency", "Cal Telephone", "Computers by Jenni", "Ellis Equipment Rental",
+           "Hall Properties", "Lee Advertising", "Norton Lumber and Building Materials", "PG&E",
+           "Robertson & Associates", "Tim Philip Masonry"]
+CUSTOMER_ENTITIES = ("Invoice", "SalesReceipt", "CreditMemo", "Payment", "RefundReceipt")
+VENDOR_ENTITIES = ("Bill", "VendorCredit", "Purchase", "BillPayment")
 _UPDATED = re.compile(r"^metadata\.lastupdatedtime\s*(?P<op>>=|>)\s*'(?P<when>[^']+)'$", re.I)
 
 
@@ -139,6 +146,12 @@ class Books:
                   "CurrencyRef": {"value": self.org.profile.base_currency}, "TotalAmt": amount(debits)}
         if entity != "Transfer":
             header["DocNumber"] = journal.reference[:21]
+        party = self.party(journal)
+        if party is not None:
+            if entity == "Purchase":
+                header["EntityRef"] = {**party, "type": "Vendor"}
+            else:
+                header["CustomerRef" if entity in CUSTOMER_ENTITIES else "VendorRef"] = party
         if entity == "JournalEntry":
             lines = []
             for number, line in enumerate(journal.lines):
@@ -174,6 +187,19 @@ class Books:
         if entity == "Purchase":
             body["PaymentType"] = "Check"
         return body
+
+    def party(self, journal: Journal) -> dict | None:
+        """The customer or vendor the transaction names, as a reference (`value` its id, `name`), or None. An
+        invoice's is the customer its receivable line names; the others' are drawn by the transaction's number."""
+        entity = posting_entity(journal)
+        if entity in CUSTOMER_ENTITIES:
+            named = next((line.description for line in journal.lines if line.description in CUSTOMERS), None)
+            name = named or CUSTOMERS[journal.number % len(CUSTOMERS)]
+            return {"value": str(CUSTOMERS.index(name) + 1), "name": name}
+        if entity in VENDOR_ENTITIES:
+            position = journal.number % len(VENDORS)
+            return {"value": str(len(CUSTOMERS) + position + 1), "name": VENDORS[position]}
+        return None
 
     def _category_id(self, entity: str) -> str | None:
         category = self.lists[entity]
@@ -384,6 +410,8 @@ def general_ledger_report(org: Organisation, start: date, end: date, columns: li
         if journal.deleted_ms is not None or not start.toordinal() <= journal.day <= end.toordinal():
             continue
         entity = posting_entity(journal)
+        party = books.party(journal)
+        named = {"value": party["name"], "id": party["value"]} if party else {"value": ""}
         for line in journal.lines:
             if not line.net:
                 continue
@@ -391,6 +419,7 @@ def general_ledger_report(org: Organisation, start: date, end: date, columns: li
             cells = {"tx_date": {"value": date.fromordinal(journal.day).isoformat()},
                      "txn_type": {"value": POSTING_ENTITIES[entity], "id": str(journal.number)},
                      "doc_num": {"value": "" if entity == "Transfer" else journal.reference[:21]},
+                     "name": named,
                      "memo": {"value": line.description}, "klass_name": {"value": tags.get("Class", "")},
                      "dept_name": {"value": tags.get("Department", "")},
                      "debt_amt": {"value": f"{line.net / 100:.2f}" if line.net > 0 else ""},
