@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import random
-import statistics
 import threading
 import time
 from collections import Counter
@@ -25,10 +24,8 @@ from sqlalchemy import select
 from server.connectors.framework.http import RetryPolicy
 from server.db.models import Connection, Entity, LedgerLine, SyncCursor
 from tests.support.database import POSTGRES_URL
-from tests.support.journey import ORIGIN
 from tests.support.refresh import ground_truth, loaded_movements, staged_left
-from tests.support.soak import FAILING, Service, Tally, alive, plan_seed
-from tests.support.waiting import wait_until
+from tests.support.soak import FAILING, Rounds, Service, plan_seed, soak_service
 
 RUNS = int(os.environ.get("LEDGERPANE_SOAK_RUNS", "200"))
 KILLS = int(os.environ.get("LEDGERPANE_SOAK_KILLS", "50"))
@@ -36,7 +33,6 @@ SEED = plan_seed()
 CONNECTIONS = 2  # each with half the organisations, so revoking one's grant (by organisation) leaves the other's
 WORKERS = CONNECTIONS  # refresh workers in the service: a pressed run starts at once, the kill meets it running
 ATTEMPTS = RetryPolicy().max_attempts  # the HTTP client's attempts per call: this many failures in a row end a pull
-INTERRUPTED = "Interrupted"
 
 
 @dataclass
@@ -48,13 +44,10 @@ class Source:
     revoked: bool = False  # its grant is revoked at the provider: its next run must stop for a reconnect
 
 
-class Soak:
+class Soak(Rounds):
     def __init__(self, journey, provider, db, service: Service, sources: list[Source], rng: random.Random) -> None:
-        self.journey, self.provider, self.db, self.service = journey, provider, db, service
-        self.sources, self.rng = sources, rng
-        self.tally = Tally()
-        self.durations: list[float] = []  # of rounds without a kill: where a kill lands mid-run
-        self.killed_runs: list[int] = []  # runs the last kill may have cut short: checked once superseded
+        super().__init__(service, rng)
+        self.journey, self.provider, self.db, self.sources = journey, provider, db, sources
 
     # --- the provider's side
 
@@ -105,7 +98,7 @@ class Soak:
 
     def round(self, kill: bool) -> None:
         self.post_new_journals()
-        window = 1.2 * statistics.median(self.durations[-10:]) if self.durations else 1.0
+        window = self.kill_window()
         timers, outages, revoked_before = [], {}, {}
         for source in self.sources:
             revoked_before[source.connection_id] = source.revoked
@@ -122,18 +115,7 @@ class Soak:
             self.tally.faults["token expiry"] += 1
             timers.append(self.later(self.rng.uniform(0, window), self.expire_tokens))
         kill_after = self.rng.uniform(0, window)
-        started = time.monotonic()
-        runs = {}
-        for source in self.sources:
-            runs[source.connection_id] = self.press(source)
-        if kill:
-            time.sleep(kill_after)  # not a wait for something: the random moment the process dies
-            self.tally.seconds["runs"] += time.monotonic() - started
-            self.kill_and_restart(list(runs.values()))
-        else:
-            ended = {connection_id: self.service.wait_for_run(run_id) for connection_id, run_id in runs.items()}
-            self.durations.append(time.monotonic() - started)
-            self.tally.seconds["runs"] += self.durations[-1]
+        ended = self.play([source.connection_id for source in self.sources], kill_after if kill else None)
         waited = time.monotonic()
         for timer in timers:
             timer.join()
@@ -150,46 +132,6 @@ class Soak:
                 continue  # revoked after its run ended: the next run meets it
             if self.connection_status(source) == "reauth_required":
                 self.reconnect(source)
-
-    def press(self, source: Source) -> int:
-        answer = self.service.press_play(source.connection_id)
-        if answer.get("created") is False and answer.get("run_id") in self.killed_runs:
-            # The kill left it queued and the restarted service took it up (runs left queued are handed over again
-            # at start): it ends, then this press starts the round's run.
-            self.service.wait_for_run(answer["run_id"])
-            answer = self.service.press_play(source.connection_id)
-        if answer["status_code"] != 202 or not answer["created"]:
-            pytest.fail(f"connection {source.connection_id} could not start a run: {answer} "
-                        f"(runs the last kill cut short: {[self.service.run(r) for r in self.killed_runs]})")
-        self.tally.runs += 1
-        self.check_superseded()
-        return answer["run_id"]
-
-    def kill_and_restart(self, run_ids: list[int]) -> None:
-        started = time.monotonic()
-        going = [r for r in run_ids if self.service.run(r)["status"] in ("queued", "running")]
-        helpers = self.service.kill()
-        self.tally.kills += 1
-        self.tally.kills_mid_run += bool(going)
-        self.killed_runs = run_ids
-        wait_until(lambda: not [pid for pid in helpers if alive(pid)], 30,
-                   lambda: f"processes of the killed service still alive: {[p for p in helpers if alive(p)]}")
-        self.service.start()
-        self.tally.restarts += 1
-        self.tally.seconds["kills and restarts"] += time.monotonic() - started
-
-    def check_superseded(self) -> None:
-        """Runs a kill cut short end as interrupted once a new run supersedes them (the request that created it)."""
-        still = []
-        for run_id in self.killed_runs:
-            run = self.service.run(run_id)
-            if run["status"] in ("queued", "running"):
-                still.append(run_id)  # its connection's next run has not been asked for yet
-            elif run["status"] == "failed" and (run.get("error") or "").startswith(INTERRUPTED):
-                self.tally.outcomes["interrupted by a kill"] += 1
-            else:
-                self.tally.outcomes[run["status"]] += 1
-        self.killed_runs = still
 
     # --- what the workspace holds, against the provider
 
@@ -282,13 +224,7 @@ def test_refreshes_survive_faults_and_kills(journey, provider, db, tmp_path, fig
         connection_id = journey.connect(f"Soak {number + 1}", tenants=chosen)
         journey.select(connection_id)
         sources.append(Source(connection_id, chosen))
-    env = {**os.environ, "DATABASE_URL": db.url, "LEDGERPANE_VAR_DIR": str(tmp_path), "LEDGERPANE_SANDBOX": "false",
-           "LEDGERPANE_SANDBOX_URL": provider.url, "LEDGERPANE_PUBLIC_URL": ORIGIN, "LEDGERPANE_SCHEDULER": "off",
-           "LEDGERPANE_SANDBOX_RATE_SCALE": str(1 / 60), "LEDGERPANE_REFRESH_BATCH_ROWS": "50",
-           "LEDGERPANE_REFRESH_WORKERS": str(WORKERS), "LEDGERPANE_LOG_LEVEL": "WARNING"}
-    logs = tmp_path / "service-logs"
-    logs.mkdir()
-    service = Service(env, logs, journey.headers)
+    service = soak_service(db, tmp_path, provider.url, journey.headers, WORKERS)
     soak = Soak(journey, provider, db, service, sources, rng)
     started = time.monotonic()
     try:
@@ -302,29 +238,20 @@ def test_refreshes_survive_faults_and_kills(journey, provider, db, tmp_path, fig
             if source.revoked or soak.connection_status(source) == "reauth_required":
                 soak.reconnect(source)
         soak.post_new_journals()
-        final = {s.connection_id: service.press_play(s.connection_id) for s in sources}
-        soak.tally.runs += len(final)
-        soak.check_superseded()
+        final = soak.play([source.connection_id for source in sources])
         for source in sources:
-            run = service.wait_for_run(final[source.connection_id]["run_id"])
-            soak.check_outcome(source, run, set(), False)
-        for run_id in soak.killed_runs:  # every connection ran again since: none of them may still be going
-            soak.tally.mismatch(f"run {run_id}, cut short by a kill, is still {service.run(run_id)['status']}")
+            soak.check_outcome(source, final[source.connection_id], set(), False)
+        soak.check_none_left_going()
     finally:
         service.stop()
     tally = soak.tally
     served = sum((Counter(provider.admin("GET", f"/admin/tenants/{t}/stats", expect=200)["injected"]) for t in tenants),
                  Counter())
-    figures("\n".join([
+    figures(tally.figures(
         f"fault soak on {db.backend} (seed {SEED}, LEDGERPANE_SOAK_SEED={SEED} to replay): {tally.runs} runs, "
         f"{tally.kills} kills ({tally.kills_mid_run} while a run was going), {tally.restarts} restarts, "
         f"{tally.reconnects} reconnects, {time.monotonic() - started:.0f} s",
-        f"  faults: {dict(sorted(tally.faults.items()))}",
-        f"  served by the sandbox: {dict(sorted(served.items()))}",
-        f"  outcomes: {dict(sorted(tally.outcomes.items()))}",
-        f"  seconds in: {', '.join(f'{k} {v:.0f}' for k, v in sorted(tally.seconds.items()))}",
-        f"  mismatches: {len(tally.mismatches)}",
-        *(f"    {text}" for text in tally.mismatches[:20])]))
+        f"served by the sandbox: {dict(sorted(served.items()))}"))
     assert not tally.mismatches, tally.mismatches[:20]
     assert tally.runs >= RUNS and tally.kills == min(KILLS, -(-RUNS // CONNECTIONS))
     assert not staged_left(db), "batches staged for killed runs were dropped"

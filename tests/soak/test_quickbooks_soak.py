@@ -3,39 +3,39 @@ which fails on purpose (429s, 500/503s, slow and dropped answers, access tokens 
 are posted and deleted at QuickBooks, ledger cursors age past CDC's 30 days (so a run reads every month again,
 each replacing what was loaded for it) and the service is killed with SIGKILL at random moments and started again.
 After every run that succeeded, the company's lines equal QuickBooks' ledger (count, and movements per account and
-month); after every round, no line is there twice; at the end, no batch staged for a killed run is left.
+month) and its ledger cursor is an instant QuickBooks answered at during the run (no read of every month left half
+done); after every round, no line is there twice; every run a kill met ends succeeded or, cut short, interrupted;
+at the end, none is still going and no batch staged for a killed run is left.
 
 What the Xero soak (test_fault_soak.py) already covers for every provider, revoked grants and outages that fail a
 run, is not repeated here: this one is about QuickBooks' own ways, a time cursor, CDC's deletions and the re-read
 beyond its window, surviving kills.
 
-On demand only: 24 runs with 6 kills took 2.5 minutes here (the retries' backoff and the restarts), far over the
-half-minute the suite can give it. `LEDGERPANE_QUICKBOOKS_SOAK_RUNS=24 LEDGERPANE_QUICKBOOKS_SOAK_KILLS=6` runs it;
-LEDGERPANE_SOAK_SEED replays a plan.
+CI size: 8 runs with 2 kills (about half a minute: a run costs seconds of retries' backoff and restarts), on
+PostgreSQL when it is configured, else SQLite. On demand, larger: LEDGERPANE_QUICKBOOKS_SOAK_RUNS=24
+LEDGERPANE_QUICKBOOKS_SOAK_KILLS=6 (2.5 minutes). LEDGERPANE_SOAK_SEED replays a plan.
 """
 from __future__ import annotations
 
 import os
 import random
-import statistics
 import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select, update
 
+from server.connectors.quickbooks.connector import parse_ledger_cursor
 from server.db.models import LedgerLine, SyncCursor
 from server.sandbox import RateLimits
 from tests.support.database import POSTGRES_URL
-from tests.support.journey import ORIGIN
 from tests.support.quickbooks import connect, offer_the_demo_app
 from tests.support.refresh import ground_truth_by_code, loaded_by_code, staged_left
 from tests.support.sandbox import make_test_config, running_sandbox
-from tests.support.soak import FAILING, Service, Tally, alive, plan_seed
-from tests.support.waiting import wait_until
+from tests.support.soak import FAILING, Rounds, Service, plan_seed, soak_service
 
-RUNS = int(os.environ.get("LEDGERPANE_QUICKBOOKS_SOAK_RUNS", "0"))
-KILLS = int(os.environ.get("LEDGERPANE_QUICKBOOKS_SOAK_KILLS", "6"))
+RUNS = int(os.environ.get("LEDGERPANE_QUICKBOOKS_SOAK_RUNS", "8"))
+KILLS = int(os.environ.get("LEDGERPANE_QUICKBOOKS_SOAK_KILLS", "2"))
 SEED = plan_seed()
 GAP = timedelta(days=40)  # a cursor this old is beyond CDC's window: the next run reads every month again
 
@@ -55,12 +55,12 @@ def provider(sandbox):
     return offer_the_demo_app(sandbox)
 
 
-class QuickBooksSoak:
+class QuickBooksSoak(Rounds):
+    faults_never_fail_a_run = True
+
     def __init__(self, provider, db, service: Service, companies: dict[int, str], rng: random.Random) -> None:
-        self.provider, self.db, self.service, self.companies, self.rng = provider, db, service, companies, rng
-        self.tally = Tally()
-        self.durations: list[float] = []
-        self.killed_runs: list[int] = []
+        super().__init__(service, rng)
+        self.provider, self.db, self.companies = provider, db, companies
 
     def change_the_books(self) -> None:
         """New transactions, and now and then one deleted, at each company; faults cleared that a kill left."""
@@ -96,7 +96,8 @@ class QuickBooksSoak:
             self.provider.admin("POST", f"/admin/tenants/{tenant}/faults", fault, expect=201)
             self.tally.faults[fault["kind"]] += 1
 
-    def round(self, kill: bool) -> None:
+    def round(self, kill: bool, first: bool = False) -> None:
+        """`first`: the first load, far longer than the rounds after it, so it does not set the kill window."""
         self.change_the_books()
         for connection_id, tenant in self.companies.items():
             if self.rng.random() < 0.2:
@@ -105,44 +106,15 @@ class QuickBooksSoak:
         if self.rng.random() < 0.15:
             self.tally.faults["token expiry"] += 1
             self.provider.clock.advance(self.provider.config.access_token_ttl + 1)
-        window = 1.2 * statistics.median(self.durations[-10:]) if self.durations else 1.0
-        started = time.monotonic()
-        runs = {connection_id: self.press(connection_id) for connection_id in self.companies}
-        if kill:
-            time.sleep(self.rng.uniform(0, window))  # not a wait for something: the random moment the process dies
-            self.tally.seconds["runs"] += time.monotonic() - started
-            self.kill_and_restart(list(runs.values()))
-            return
-        ended = {connection_id: self.service.wait_for_run(run_id) for connection_id, run_id in runs.items()}
-        self.durations.append(time.monotonic() - started)
-        self.tally.seconds["runs"] += self.durations[-1]
-        for connection_id, run in ended.items():
-            self.check(connection_id, run)
+        window = self.kill_window()
+        pressed_at = self.provider.clock()
+        ended = self.play(list(self.companies), self.rng.uniform(0, window) if kill else None, timed=not first)
+        for connection_id, run in (ended or {}).items():
+            self.check(connection_id, run, pressed_at)
 
-    def press(self, connection_id: int) -> int:
-        answer = self.service.press_play(connection_id)
-        if answer.get("created") is False and answer.get("run_id") in self.killed_runs:
-            self.service.wait_for_run(answer["run_id"])  # left queued by the kill, taken up again at start
-            answer = self.service.press_play(connection_id)
-        assert answer["status_code"] == 202 and answer["created"], answer
-        self.tally.runs += 1
-        return answer["run_id"]
-
-    def kill_and_restart(self, run_ids: list[int]) -> None:
-        started = time.monotonic()
-        going = [r for r in run_ids if self.service.run(r)["status"] in ("queued", "running")]
-        helpers = self.service.kill()
-        self.tally.kills += 1
-        self.tally.kills_mid_run += bool(going)
-        self.killed_runs = run_ids
-        wait_until(lambda: not [pid for pid in helpers if alive(pid)], 30,
-                   lambda: f"processes of the killed service still alive: {[p for p in helpers if alive(p)]}")
-        self.service.start()
-        self.tally.restarts += 1
-        self.tally.seconds["kills and restarts"] += time.monotonic() - started
-
-    def check(self, connection_id: int, run: dict) -> None:
-        """A run that succeeded leaves the company's ledger as QuickBooks has it; any run, no line twice."""
+    def check(self, connection_id: int, run: dict, pressed_at: float) -> None:
+        """A run that succeeded leaves the company's ledger as QuickBooks has it, and its cursor where QuickBooks
+        answered during the run (`pressed_at`: QuickBooks' clock when play was pressed); any run, no line twice."""
         tenant = self.companies[connection_id]
         self.tally.outcomes[run["status"]] += 1
         if run["status"] != "succeeded" or run.get("needs_attention"):
@@ -155,6 +127,21 @@ class QuickBooksSoak:
             self.tally.mismatch(f"run {run['id']}: {lines} lines loaded, QuickBooks has {expected}")
         if loaded_by_code(self.db, connection_id) != ground_truth_by_code(self.provider, tenant):
             self.tally.mismatch(f"run {run['id']}: movements per account and month differ from the ground truth")
+        self.check_cursor(connection_id, run, pressed_at)
+
+    def check_cursor(self, connection_id: int, run: dict, pressed_at: float) -> None:
+        """The next run asks CDC from here: an instant of this run (older, it would read changes twice or,
+        beyond CDC's window, every month again; later, it would miss what changes in between), never a read of
+        every month still under way."""
+        with self.db.sessions() as session:
+            value = session.scalar(select(SyncCursor.value).where(SyncCursor.connection_id == connection_id,
+                                                                  SyncCursor.stream == "general_ledger"))
+        position = parse_ledger_cursor(value) if value else None
+        if not isinstance(position, datetime):
+            self.tally.mismatch(f"run {run['id']}: the ledger's cursor is {value!r} after a successful run")
+        elif not pressed_at - 1 <= position.timestamp() <= self.provider.clock() + 1:  # stamped to the second
+            self.tally.mismatch(f"run {run['id']}: the ledger's cursor {value} is not an instant of the run "
+                                f"({datetime.fromtimestamp(pressed_at, UTC):%H:%M:%S} to now)")
 
     def line_count(self, connection_id: int) -> int:
         with self.db.sessions() as session:
@@ -169,8 +156,6 @@ class QuickBooksSoak:
 @pytest.mark.slow
 def test_quickbooks_refreshes_survive_faults_kills_and_gaps_beyond_cdc(client, workspace, provider, db, tmp_path,
                                                                       figures):
-    if not RUNS:
-        pytest.skip("on demand: set LEDGERPANE_QUICKBOOKS_SOAK_RUNS (about 6 s a run with its faults and kills)")
     if db.backend == "sqlite" and POSTGRES_URL:
         pytest.skip("the soak runs once, on PostgreSQL (the production store) when it is configured: time is scarce")
     rng = random.Random(SEED)
@@ -182,14 +167,10 @@ def test_quickbooks_refreshes_survive_faults_kills_and_gaps_beyond_cdc(client, w
         client.put(f"/api/v1/connections/{connection_id}/entities", json={"selected_ids": [entity["id"]]},
                    headers=headers)
         companies[connection_id] = tenant["tenantId"]
-    env = {**os.environ, "DATABASE_URL": db.url, "LEDGERPANE_VAR_DIR": str(tmp_path), "LEDGERPANE_SANDBOX": "false",
-           "LEDGERPANE_SANDBOX_URL": provider.url, "LEDGERPANE_PUBLIC_URL": ORIGIN, "LEDGERPANE_SCHEDULER": "off",
-           "LEDGERPANE_SANDBOX_RATE_SCALE": str(1 / 60), "LEDGERPANE_REFRESH_BATCH_ROWS": "50",
-           "LEDGERPANE_REFRESH_PAGES_IN_PROCESS": "4", "LEDGERPANE_REFRESH_WORKERS": str(len(companies)),
-           "LEDGERPANE_LOG_LEVEL": "WARNING"}
-    logs = tmp_path / "service-logs"
-    logs.mkdir()
-    service = Service(env, logs, headers)
+    # A pull longer than four pages (a read of every month) moves to the ledger reader's helper process, which the
+    # kills then take down too.
+    service = soak_service(db, tmp_path, provider.url, headers, len(companies),
+                           LEDGERPANE_REFRESH_PAGES_IN_PROCESS="4")
     soak = QuickBooksSoak(provider, db, service, companies, rng)
     started = time.monotonic()
     try:
@@ -197,19 +178,16 @@ def test_quickbooks_refreshes_survive_faults_kills_and_gaps_beyond_cdc(client, w
         rounds = -(-RUNS // len(companies))
         kill_rounds = set(rng.sample(range(1, rounds), min(KILLS, rounds - 1)))  # the first loads first
         for number in range(rounds):
-            soak.round(kill=number in kill_rounds)
+            soak.round(kill=number in kill_rounds, first=number == 0)
         soak.round(kill=False)  # a last round after the last kill: everything must be there
+        soak.check_none_left_going()
     finally:
         service.stop()
     tally = soak.tally
-    figures("\n".join([
+    figures(tally.figures(
         f"QuickBooks fault soak on {db.backend} (LEDGERPANE_SOAK_SEED={SEED} to replay): {tally.runs} runs, "
-        f"{tally.kills} kills ({tally.kills_mid_run} while a run was going), "
-        f"{time.monotonic() - started:.0f} s; faults: {dict(sorted(tally.faults.items()))}; "
-        f"outcomes: {dict(sorted(tally.outcomes.items()))}; seconds in: "
-        f"{', '.join(f'{k} {v:.0f}' for k, v in sorted(tally.seconds.items()))}; round durations: "
-        f"{[round(d, 1) for d in soak.durations]}; mismatches: {len(tally.mismatches)}",
-        *(f"    {text}" for text in tally.mismatches[:20])]))
+        f"{tally.kills} kills ({tally.kills_mid_run} while a run was going), {time.monotonic() - started:.0f} s",
+        f"round durations: {[round(d, 1) for d in soak.durations]}"))
     assert not tally.mismatches, tally.mismatches[:20]
     assert tally.kills == len(kill_rounds)
     assert not staged_left(db), "batches staged for killed runs were dropped"

@@ -11,11 +11,9 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from server.sandbox.config import DEMO_CLIENT
-from tests.support.journey import ORIGIN, provider_app
+from tests.support.business_central import CALLBACK, offer_the_demo_app, trust
+from tests.support.journey import provider_app
 from tests.support.refresh import ground_truth_by_code, loaded_by_code, wait_for_run_of
-
-CALLBACK = f"{ORIGIN}/oauth/callback/business-central-sandbox"
 
 
 class Secure:
@@ -27,13 +25,8 @@ class Secure:
 
 @pytest.fixture
 def app(db, tmp_path, tls_sandbox, monkeypatch):
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tls_sandbox.certificate))
-    monkeypatch.setenv("SSL_CERT_FILE", str(tls_sandbox.certificate))
-    admin = tls_sandbox.http
-    admin.admin("POST", "/admin/reset", {"grants": True}, expect=200)
-    admin.admin("POST", "/admin/clients", {"clientId": DEMO_CLIENT.client_id,
-                                           "clientSecret": DEMO_CLIENT.client_secret, "redirectUris": [CALLBACK]},
-                expect=201)
+    trust(monkeypatch, tls_sandbox)
+    offer_the_demo_app(tls_sandbox)
     # Every page read in this process, whose environment trusts the sandbox (a helper process forked earlier in
     # the session would not).
     with provider_app(db, tmp_path, Secure(tls_sandbox.https_url), refresh_pages_in_process=10_000) as app:
