@@ -14,6 +14,7 @@ from sqlalchemy import delete, select
 from server.connectors.framework.streams import SourceField
 from server.db.models import Account, LedgerLine
 from server.mapping.fields import SAMPLED_ROWS, Override, StreamFields, cast_column
+from tests.support.field_types import field_of, put_fields, streams
 from tests.support.journey import provider_app
 from tests.support.refresh import run_refresh
 
@@ -26,23 +27,6 @@ def app(db, tmp_path, provider):
     with provider_app(db, tmp_path, provider, refresh_overlap_records=0, refresh_overlap_minutes=0,
                       refresh_pages_in_process=1) as app:
         yield app
-
-
-def streams(client, headers, connection_id: int) -> dict:
-    response = client.get(f"/api/v1/connections/{connection_id}/streams", headers=headers)
-    assert response.status_code == 200, response.get_json()
-    return {stream["name"]: stream for stream in response.get_json()["streams"]}
-
-
-def field_of(found: dict, stream: str, name: str) -> dict:
-    return next(f for f in found[stream]["fields"] if f["name"] == name)
-
-
-def put_fields(client, headers, connection_id: int, stream: str, fields: list[dict], expect: int = 200) -> dict:
-    response = client.put(f"/api/v1/connections/{connection_id}/streams/{stream}/fields", json={"fields": fields},
-                          headers=headers)
-    assert response.status_code == expect, response.get_json()
-    return response.get_json()
 
 
 JOURNAL_FIELDS = ["JournalNumber", "Reference", "SourceType", "GrossAmount", "TaxAmount", "TaxType"]

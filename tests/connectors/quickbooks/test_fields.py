@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from server.db.models import Account, LedgerLine
-from tests.mapping.test_field_types import field_of, put_fields, streams
+from tests.support.field_types import field_of, put_fields, streams
 from tests.support.journey import provider_app
 from tests.support.quickbooks import connect, offer_the_demo_app
 from tests.support.refresh import wait_for_run_of
