@@ -41,15 +41,23 @@ export function isRefreshing(connection) {
   return Boolean(connection.last_run && ACTIVE_RUN.has(connection.last_run.status));
 }
 
+// Each load is numbered: an answer that arrives after a newer load began (a poll still in flight when the user
+// re-sorts) is dropped, so the list never jumps back to what was asked before.
+let latestLoad = 0;
+
 export async function loadConnections() {
   const { q, sort, order } = state.query;
   const params = new URLSearchParams({ sort, order, per_page: "100" });
   if (q.trim()) params.set("q", q.trim());
   clearTimeout(pollTimer);
+  const load = ++latestLoad;
   try {
-    update({ connections: await getJson(`/api/v1/connections?${params}`) });
+    const connections = await getJson(`/api/v1/connections?${params}`);
+    if (load === latestLoad) update({ connections });
+  } catch (error) {
+    if (load === latestLoad) throw error;  // an older load's failure is old news
   } finally {
-    schedulePoll();
+    if (load === latestLoad) schedulePoll();
   }
 }
 
