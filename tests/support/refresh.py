@@ -76,12 +76,13 @@ def loaded_movements(db, connection_id: int, tenant_id: str) -> dict[tuple[str, 
     return {(account, period.isoformat()[:7]): total for account, period, total in rows if total}
 
 
-def ground_truth(provider, tenant_id: str) -> dict[tuple[str, str], Decimal]:
-    """Net amount per (account id, YYYY-MM) from every journal the sandbox ever posted for the tenant."""
+def ground_truth(provider, tenant_id: str, account: str = "accountId") -> dict[tuple[str, str], Decimal]:
+    """Net amount per (account, YYYY-MM) from every journal the sandbox ever posted for the tenant; the account
+    named by its id, or by `account="accountCode"`."""
     truth = provider.admin("GET", f"/admin/tenants/{tenant_id}/trial-balance", expect=200)
     movements = defaultdict(Decimal)
     for row in truth["movements"]:
-        movements[(row["accountId"], row["period"])] += Decimal(str(row["netAmount"]))
+        movements[(row[account], row["period"])] += Decimal(str(row["netAmount"]))
     return {key: value for key, value in movements.items() if value}
 
 
@@ -99,11 +100,7 @@ def loaded_by_code(db, connection_id: int) -> dict[tuple[str, str], Decimal]:
 
 def ground_truth_by_code(provider, tenant_id: str) -> dict[tuple[str, str], Decimal]:
     """The sandbox's ground truth per (account code, YYYY-MM)."""
-    truth = provider.admin("GET", f"/admin/tenants/{tenant_id}/trial-balance", expect=200)
-    movements = defaultdict(Decimal)
-    for row in truth["movements"]:
-        movements[(row["accountCode"], row["period"])] += Decimal(str(row["netAmount"]))
-    return {key: value for key, value in movements.items() if value}
+    return ground_truth(provider, tenant_id, account="accountCode")
 
 
 def assert_equals_the_provider(db, provider, connection_id):
