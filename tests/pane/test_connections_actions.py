@@ -77,8 +77,8 @@ def test_the_log_filters_by_data_type(page, live_source):
 
     events = page.get_by_role("list", name="Integration log events").get_by_role("listitem")
     expect(events.first).to_contain_text("Accounts: Acme UK")
-    for text in events.all_inner_texts():
-        assert text.startswith("Accounts: ")
+    # Retried until the filtered answer has replaced the whole list (the first event is an Accounts one either way).
+    expect(events.filter(has_not_text=re.compile(r"^Accounts: "))).to_have_count(0)
 
 
 def test_details_then_disconnect_after_a_confirmation(page, live_source):
@@ -150,6 +150,21 @@ def test_a_member_sees_no_admin_actions(page, live_source):
     source.get_by_role("button", name="More actions for Acme UK").click()
     expect(page.get_by_role("menuitem")).to_have_text(["Sync accounts", "Edit companies"])
     expect(page.get_by_role("button", name="Add data source")).to_be_visible()
+
+
+def test_an_open_menu_stays_open_while_the_list_polls(page, live_source):
+    # Chromium blurs a focused element that leaves the page, even for a moment, and the menu closes on that blur;
+    # the poll must therefore leave unchanged rows where they are (a full run once failed on this).
+    page.clock.install()
+    open_pane(page, live_source)
+    row(page, "Acme UK").get_by_role("button", name="More actions for Acme UK").click()
+    expect(page.get_by_role("menuitem", name="Sync accounts")).to_be_focused()
+
+    with page.expect_response(lambda answer: "/api/v1/connections?" in answer.url):
+        page.clock.run_for(25_000)  # past the idle poll
+
+    expect(page.get_by_role("menu", name="More actions for Acme UK")).to_be_visible()
+    expect(page.get_by_role("menuitem", name="Sync accounts")).to_be_focused()
 
 
 def test_an_admin_sees_every_action(page, live_source):

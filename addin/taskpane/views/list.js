@@ -100,7 +100,17 @@ function patchRows(list, items) {
     }
     return row;
   });
-  list.replaceChildren(...rows);
+  // Touch only what changed: taking a row out of the page, even to put it back, blurs whatever has the focus in
+  // it, and an open "More actions" menu closes on that blur.
+  const before = [...list.children];
+  const sameOrder = rows.length === before.length && rows.every((row, i) => row.dataset.id === before[i].dataset.id);
+  if (!sameOrder) {
+    list.replaceChildren(...rows);
+    return;
+  }
+  rows.forEach((row, i) => {
+    if (row !== before[i]) before[i].replaceWith(row);
+  });
 }
 
 function connectionRow(connection) {
