@@ -195,9 +195,11 @@ class Connection(Base):
     attributed to its source; the tokens are erased."""
 
     __tablename__ = "connection"
+    # The Connections list, by name (its default order): its first page read from the index, never a sort of all.
+    __table_args__ = (Index("connection_workspace_name", "workspace_id", "name", "id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspace.id", ondelete="CASCADE"), index=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspace.id", ondelete="CASCADE"))
     provider: Mapped[str] = mapped_column(String(40))
     name: Mapped[str] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(32), default=ConnectionStatus.setup.value)

@@ -8,8 +8,10 @@ CronTrigger is documented to skip or repeat those runs (its cron docs), hence a 
 """
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.base import BaseTrigger
@@ -47,20 +49,18 @@ class Schedule:
 
     def moments_of(self, day: date) -> list[datetime]:
         """The instants (UTC) of the runs planned for this local day."""
-        if not self.runs_on(day):
-            return []
-        zone, offset = ZoneInfo(self.timezone), timedelta(seconds=self.offset_seconds)
-        return [datetime.combine(day, at, tzinfo=zone).astimezone(UTC) + offset for at in self.local_times()]
+        offset = timedelta(seconds=self.offset_seconds)
+        return [at + offset for at in _moments_of(self.kind, self.minute, self.every_hours, self.timezone, day)]
 
     def next_after(self, moment: datetime) -> datetime:
         """The first planned instant strictly after `moment`."""
         day = self._local_day(moment) - timedelta(days=1)  # yesterday's late run may still be ahead (its offset)
-        for _ in range(10):  # a weekdays schedule finds one within a week
-            later = [at for at in self.moments_of(day) if at > moment]
-            if later:
-                return min(later)
-            day += timedelta(days=1)
-        raise AssertionError("every schedule runs at least once a week")
+        ahead = _moments_from(self.kind, self.minute, self.every_hours, self.timezone, day)
+        offset = timedelta(seconds=self.offset_seconds)
+        found = bisect_right(ahead, moment - offset)
+        if found == len(ahead):
+            raise AssertionError("every schedule runs at least once a week")
+        return ahead[found] + offset
 
     def last_at_or_before(self, moment: datetime) -> datetime:
         """The newest planned instant at or before `moment`."""
@@ -74,6 +74,28 @@ class Schedule:
 
     def _local_day(self, moment: datetime) -> date:
         return moment.astimezone(ZoneInfo(self.timezone)).date()
+
+
+@lru_cache(maxsize=4096)
+def _moments_of(kind: ScheduleKind, minute: int, every_hours: int | None, timezone: str,
+                day: date) -> tuple[datetime, ...]:
+    """A local day's planned instants before the connection's offset. Connections share a few schedules but each
+    has its own offset, so the timezone arithmetic is done once per schedule and day (the Connections list asks
+    for a hundred next runs at a time)."""
+    schedule = Schedule(kind, minute, every_hours, 0, timezone)
+    if not schedule.runs_on(day):
+        return ()
+    zone = ZoneInfo(timezone)
+    return tuple(datetime.combine(day, at, tzinfo=zone).astimezone(UTC) for at in schedule.local_times())
+
+
+@lru_cache(maxsize=1024)
+def _moments_from(kind: ScheduleKind, minute: int, every_hours: int | None, timezone: str,
+                  day: date) -> tuple[datetime, ...]:
+    """Ten local days' planned instants from `day` on, before the offset, in order (a weekdays schedule has one
+    within a week)."""
+    return tuple(sorted(at for n in range(10)
+                        for at in _moments_of(kind, minute, every_hours, timezone, day + timedelta(days=n))))
 
 
 class ScheduleTrigger(BaseTrigger):

@@ -6,7 +6,7 @@ at its next poll, whichever process it runs in.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel, Field
@@ -61,19 +61,24 @@ class SchedulePath(BaseModel):
 
 
 def schedule_out(connection: Connection, timezone: str) -> ScheduleOut:
+    return ScheduleOut(**schedule_fields(connection, timezone, utcnow()))
+
+
+def schedule_fields(connection: Connection, timezone: str, now: datetime) -> dict[str, Any]:
+    """ScheduleOut's fields as plain values (the Connections list validates a page of them in one call)."""
     note = NOT_REFRESHING.get(ConnectionStatus(connection.status), "")
     if not note and not any(e.selected and e.available for e in connection.entities):
         note = "Skipped until a company or ledger is selected."
     if connection.schedule_paused:
         note = "Paused: resume to refresh on schedule again."
     schedule = Schedule.of(connection, timezone)
-    return ScheduleOut(
+    return dict(
         kind=schedule.kind, time=f"{schedule.minute // 60:02d}:{schedule.minute % 60:02d}",
         every_hours=schedule.every_hours, timezone=timezone, offset_seconds=schedule.offset_seconds,
         paused=connection.schedule_paused, paused_reason=connection.schedule_paused_reason,
         consecutive_failures=connection.schedule_failures,
         failures_to_pause=runtime().settings.schedule_failures_to_pause,
-        next_run_at=None if note else schedule.next_after(utcnow()), note=note)
+        next_run_at=None if note else schedule.next_after(now), note=note)
 
 
 def workspace_timezone() -> str:

@@ -52,3 +52,26 @@ def test_pages(client, workspace, connections):
 def test_sorting_by_status_is_refused(client, workspace):
     response = client.get("/api/v1/connections?sort=status", headers=workspace.member())
     assert response.status_code == 422 and response.get_json()["error"]["field"] == "sort"
+
+
+def test_each_listed_connection_reads_as_its_details_do(client, db, workspace, connections):
+    # The list builds its items from plain rows, the details from the ORM object: the two must agree field by field.
+    from server.db.models import Entity, RefreshRun
+
+    with db.sessions.begin() as session:
+        uk = session.query(Connection).filter_by(name="Acme UK").one()
+        uk.status, uk.schedule_kind, uk.schedule_every_hours, uk.unmapped = "live", "every_n_hours", 6, {"members": 2}
+        us = session.query(Connection).filter_by(name="Acme US").one()
+        us.status, us.schedule_paused, us.schedule_paused_reason = "live", True, "Paused by an admin."
+        for connection, names_ in ((uk, ("UK Ltd", "UK Holdings")), (us, ("US Inc",))):
+            session.add_all(Entity(workspace_id=workspace.id, connection_id=connection.id, provider_entity_id=name,
+                                   name=name, selected=n == 0) for n, name in enumerate(names_))
+        session.add(RefreshRun(workspace_id=workspace.id, connection_id=uk.id, trigger="manual", status="succeeded",
+                               progress={"pages": 2, "rows_read": 40}))
+    listed = client.get("/api/v1/connections", headers=workspace.admin()).get_json()["items"]
+    assert [item["name"] for item in listed] == ["Acme DE", "Acme UK", "Acme US", "Old ledger"]
+    for item in listed:
+        assert client.get(f"/api/v1/connections/{item['id']}", headers=workspace.admin()).get_json() == item
+    assert listed[1]["selected_entities"] == [{"id": listed[1]["selected_entities"][0]["id"], "name": "UK Ltd"}]
+    assert listed[1]["last_run"]["progress"] == {"pages": 2, "rows_read": 40}
+    assert listed[1]["next_run_at"] and listed[2]["next_run_at"] is None
