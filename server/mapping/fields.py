@@ -153,9 +153,15 @@ def cast_column(values: Sequence[Any], type_: FieldType, scale: int | None = Non
     return out, failed
 
 
+# A type in the finance user's words: the same as the pane's select (addin/taskpane/words.js, FIELD_TYPES).
+TYPE_WORDS = {"string": "Text", "integer": "Whole number", "decimal": "Decimal", "date": "Date",
+              "datetime": "Date and time", "boolean": "Yes or no"}
+
+
 def describe(type_: str, scale: int | None = None) -> str:
-    """A type as the pane and the log say it."""
-    return f"decimal ({2 if scale is None else scale} places)" if type_ == "decimal" else type_
+    """A type as the pane and the log say it: "Whole number", "Decimal, 2 places"."""
+    words = TYPE_WORDS.get(type_, type_)
+    return f"{words}, {2 if scale is None else scale} places" if type_ == "decimal" else words
 
 
 # --- one stream's fields during a load

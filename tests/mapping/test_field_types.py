@@ -82,7 +82,7 @@ def test_lines_keep_their_fields_as_sent_unless_cast_and_a_misfit_is_named():
 
     cast = StreamFields(declared, {"Amount": Override("decimal", 0)})
     assert cast.texts(lines) == ['[115,"X"]', "[null,null]"]
-    assert cast.seen.failures == [{"field": "Amount", "value": '"n/a"', "type": "decimal (0 places)", "line": "b"}]
+    assert cast.seen.failures == [{"field": "Amount", "value": '"n/a"', "type": "Decimal, 0 places", "line": "b"}]
 
 
 def test_a_value_first_met_late_in_a_load_cut_in_many_small_stretches_still_becomes_a_sample():
@@ -151,11 +151,11 @@ def test_overrides_cast_during_the_load_and_a_later_misfit_is_logged_while_its_l
     admin = workspace.admin()
     casts = [{"name": "JournalNumber", "type": "string"}, {"name": "GrossAmount", "type": "decimal", "scale": 0}]
     saved = put_fields(client, admin, books.connection_id, "journals", casts)
-    assert saved["changed"] == ["JournalNumber: integer -> string", "GrossAmount: decimal (2 places) -> decimal "
-                                                                    "(0 places)"]
+    assert saved["changed"] == ["JournalNumber: Whole number -> Text", "GrossAmount: Decimal, 2 places -> Decimal, "
+                                                                    "0 places"]
     [change] = client.get(f"/api/v1/mapping/changes?connection_id={books.connection_id}",
                           headers=admin).get_json()["items"]
-    assert change["action"] == "fields.saved" and "JournalNumber: integer -> string" in change["summary"]
+    assert change["action"] == "fields.saved" and "JournalNumber: Whole number -> Text" in change["summary"]
     post_journal(provider, books.tenant_id, "1001")
     assert run_refresh(journey, books.connection_id)["status"] == "succeeded"
     assert field_of(streams(client, admin, books.connection_id), "journals", "Reference")["samples"] == ["1001"]
@@ -177,7 +177,7 @@ def test_overrides_cast_during_the_load_and_a_later_misfit_is_logged_while_its_l
     events = client.get(f"/api/v1/log?connection_id={books.connection_id}&status=needs_attention"
                         "&data_type=journals", headers=admin).get_json()["items"]
     [event] = [e for e in events if e["run_id"] == run["id"]]
-    assert 'Reference "ABC-7" (wanted integer)' in event["detail"] and misfit in event["detail"]
+    assert 'Reference "ABC-7" (wanted Whole number)' in event["detail"] and misfit in event["detail"]
     assert "2 values did not fit" in event["detail"]
 
     # Misfits met by the reader helper process (every page after the first) are reported the same way.

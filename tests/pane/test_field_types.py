@@ -43,7 +43,7 @@ def test_an_admin_sees_a_misfit_refused_with_its_values_then_saves_a_type_that_f
     reference.select_option(label="Whole number")
     journals.get_by_role("button", name="Save journals field types").click()
     refusal = journals.get_by_role("alert")
-    expect(refusal).to_contain_text("Reference holds values that do not fit integer")
+    expect(refusal).to_contain_text("Reference holds values that do not fit Whole number")
     expect(refusal).to_contain_text(sample)
     expect(reference).to_have_attribute("aria-invalid", "true")
     expect(reference).to_be_focused()
@@ -54,8 +54,8 @@ def test_an_admin_sees_a_misfit_refused_with_its_values_then_saves_a_type_that_f
     journals.get_by_label("GrossAmount decimal places").fill("0")
     journals.get_by_label("Load JournalNumber as").select_option(label="Text")
     journals.get_by_role("button", name="Save journals field types").click()
-    expect(journals.get_by_role("status")).to_contain_text("Field types saved: JournalNumber: integer -> string; "
-                                                            "GrossAmount: decimal (2 places) -> decimal (0 places)")
+    expect(journals.get_by_role("status")).to_contain_text("Field types saved: JournalNumber: Whole number -> Text; "
+                                                            "GrossAmount: Decimal, 2 places -> Decimal, 0 places")
     saved = journal_fields(server, connection_id)
     assert (saved["JournalNumber"]["type"], saved["GrossAmount"]["scale"]) == ("string", 0)
     assert not saved["Reference"]["overridden"]

@@ -96,9 +96,9 @@ def test_a_quickbooks_connection_lists_its_report_columns_and_account_fields_and
     assert "sample values the last refresh kept" in refused["message"]
 
     saved = put_fields(client, admin, connection_id, "accounts", [{"name": "SubAccount", "type": "string"}])
-    assert saved["changed"] == ["SubAccount: boolean -> string"]
+    assert saved["changed"] == ["SubAccount: Yes or no -> Text"]
     [checked] = saved["checked"]
-    assert checked.startswith("SubAccount: the sample value the last refresh kept (") and "fit string" in checked
+    assert checked.startswith("SubAccount: the sample value the last refresh kept (") and "fit Text" in checked
     assert refresh(client, admin, connection_id)["status"] == "succeeded"
     assert {account["SubAccount"] for account in kept(db, connection_id, Account, ACCOUNT_FIELDS)} == {"false"}
 
@@ -141,4 +141,4 @@ def test_an_incremental_refresh_keeps_its_own_samples_its_last_transactions_incl
     events = client.get(f"/api/v1/log?connection_id={connection_id}&status=needs_attention&data_type=journals",
                         headers=admin).get_json()["items"]
     [event] = [e for e in events if e["run_id"] == run["id"]]
-    assert "2 values did not fit" in event["detail"] and 'Num "Y-1" (wanted integer)' in event["detail"]
+    assert "2 values did not fit" in event["detail"] and 'Num "Y-1" (wanted Whole number)' in event["detail"]
