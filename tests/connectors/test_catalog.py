@@ -38,7 +38,9 @@ def test_real_quickbooks_appears_with_its_keys(monkeypatch):
     monkeypatch.setenv("QUICKBOOKS_CLIENT_SECRET", "secret")
     settings = load_settings({"sandbox": False})
     assert [o.key for o in catalog(settings)] == ["quickbooks"]
-    connector = get_provider(settings, "quickbooks").factory({})
+    option = get_provider(settings, "quickbooks")
+    assert option.consent_note.startswith("Intuit has no read-only permission for QuickBooks accounting data")
+    connector = option.factory({})
     assert connector.endpoints.token_url == "https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer"
     assert connector.api_base == "https://quickbooks.api.intuit.com/v3/company"
 

@@ -9,6 +9,11 @@ from server.connectors.framework.catalog import ProviderOption, sandbox_credenti
 from server.connectors.quickbooks.connector import QUICKBOOKS_LIMITS, QuickBooksConnector, QuickBooksEndpoints
 
 SANDBOX_KEY = "quickbooks-sandbox"
+# Intuit's one permission for the Accounting API lets an app read and update the books; it has no read-only
+# variant (developer.intuit.com, "Learn about scopes"; research/providers.md).
+NO_READ_ONLY_SCOPE = ("Intuit has no read-only permission for QuickBooks accounting data, so its sign-in page asks "
+                      "to let Ledgerpane read and change your books. Ledgerpane only reads: it never changes "
+                      "anything in QuickBooks.")
 
 
 def options(settings: Settings) -> list[ProviderOption]:
@@ -43,4 +48,4 @@ def _option(key: str, name: str, make, is_demo: bool = False) -> ProviderOption:
     return ProviderOption(key=key, display_name=name, auth_kind=QuickBooksConnector.auth_kind,
                           data_types=QuickBooksConnector.data_types(),
                           dimension_kinds=QuickBooksConnector.dimension_kinds, setup_fields=(), factory=make,
-                          is_demo=is_demo)
+                          is_demo=is_demo, consent_note=NO_READ_ONLY_SCOPE)
