@@ -5,8 +5,8 @@ Prints requests/s, p50, p99 and errors, overall and per kind of request (goal: p
     .venv/bin/python -m benchmarks.api_load                  # PostgreSQL at TEST_DATABASE_URL or 127.0.0.1:5432/test
     .venv/bin/python -m benchmarks.api_load --clients 50 --seconds 30 --interval 1 --explain
 
-The requests are the task pane's own (the list as it polls it, 100 a page; the log as it shows it, 50 a page, and
-its next pages by cursor). Two runs:
+The requests are the task pane's own (the list as it polls it, 25 a page until the user asks for more; the log as
+it shows it, 50 a page, and its next pages by cursor). Two runs:
 
 - saturation: each client sends its next request the moment the last one is answered. This measures what the
   server can do at most; its latency is clients / throughput by Little's law, so with 50 such clients a p99
@@ -189,7 +189,7 @@ async def get(reader, writer, path: str, key: str) -> tuple[int, bool]:
     return status, keep
 
 
-PANE_LIST = "/api/v1/connections?sort={sort}&order={order}&per_page=100"  # addin/taskpane/store.js
+PANE_LIST = "/api/v1/connections?sort={sort}&order={order}&per_page=25&page=1"  # addin/taskpane/store.js (LIST_STEP)
 PANE_LOG = "/api/v1/log?per_page=50"  # addin/taskpane/views/log.js
 
 

@@ -7,12 +7,16 @@ import { getJson } from "./api.js";
 const BUSY_POLL_MS = 1500;
 const IDLE_POLL_MS = 20000;
 export const ACTIVE_RUN = new Set(["queued", "running"]);
+// The list shows this many rows at first and this many more on "Show more": a pane 350 px wide shows four or five,
+// and a workspace of a thousand sources is searched, not scrolled.
+export const LIST_STEP = 25;
+const MAX_PER_PAGE = 200;  // the API's largest page
 
 const state = {
   workspace: null,
   catalog: [],
   connections: { items: [], total: 0 },
-  query: { q: "", sort: "name", order: "asc" },
+  query: { q: "", sort: "name", order: "asc", shown: LIST_STEP },
 };
 const listeners = new Set();
 let pollTimer = null;
@@ -46,13 +50,18 @@ export function isRefreshing(connection) {
 let latestLoad = 0;
 
 export async function loadConnections() {
-  const { q, sort, order } = state.query;
-  const params = new URLSearchParams({ sort, order, per_page: "100" });
-  if (q.trim()) params.set("q", q.trim());
+  const { q, sort, order, shown } = state.query;
+  const perPage = Math.min(shown, MAX_PER_PAGE);
+  const pages = Array.from({ length: Math.ceil(shown / perPage) }, (_, index) => {
+    const params = new URLSearchParams({ sort, order, per_page: String(perPage), page: String(index + 1) });
+    if (q.trim()) params.set("q", q.trim());
+    return `/api/v1/connections?${params}`;
+  });
   clearTimeout(pollTimer);
   const load = ++latestLoad;
   try {
-    const connections = await getJson(`/api/v1/connections?${params}`);
+    const answers = await Promise.all(pages.map((path) => getJson(path)));
+    const connections = { items: answers.flatMap((answer) => answer.items).slice(0, shown), total: answers[0].total };
     if (load === latestLoad) update({ connections });
   } catch (error) {
     if (load === latestLoad) throw error;  // an older load's failure is old news

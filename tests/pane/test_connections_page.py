@@ -6,6 +6,11 @@ import re
 
 import pytest
 from playwright.sync_api import expect
+from sqlalchemy import select
+
+from server.db.engine import transaction
+from server.db.models import Connection, Workspace
+from tests.support.browser import screenshot
 
 pytestmark = pytest.mark.browser
 
@@ -110,3 +115,27 @@ def test_a_blocked_popup_says_how_to_allow_it(page, service_with_provider):
 
     expect(page.get_by_role("alert")).to_contain_text("Your browser blocked the sign-in window. Allow pop-ups")
     expect(page.get_by_role("button", name="Try again")).to_be_visible()
+
+
+def test_a_long_list_shows_25_sources_then_more_on_request(page, service_with_provider):
+    with transaction(service_with_provider.sessions) as session:
+        workspace = session.scalar(select(Workspace))
+        session.add_all(Connection(workspace_id=workspace.id, provider="xero-sandbox", name=f"Group company {n:02d}",
+                                   status="live") for n in range(1, 31))
+    open_pane(page, service_with_provider)
+    expect(rows(page)).to_have_count(25)
+    expect(page.get_by_text("Showing 25 of 30 connections")).to_be_visible()
+    page.get_by_role("button", name="Show 5 more").scroll_into_view_if_needed()
+    screenshot(page, "list-show-more-light")
+
+    page.get_by_role("button", name="Show 5 more").click()
+    expect(rows(page)).to_have_count(30)
+    expect(page.get_by_role("link", name="Group company 26")).to_be_focused()  # the first row the click brought in
+    expect(page.get_by_text("30 connections", exact=True)).to_be_visible()
+    expect(page.get_by_role("button", name=re.compile(r"^Show \d+ more$"))).to_be_hidden()
+
+    page.get_by_label("Search").fill("group company 1")  # a new search starts short again
+    expect(rows(page)).to_have_count(10)
+    page.get_by_label("Search").fill("group")
+    expect(rows(page)).to_have_count(25)
+    expect(page.get_by_role("button", name="Show 5 more")).to_be_visible()

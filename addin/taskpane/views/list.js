@@ -4,7 +4,7 @@
 import { actionBar } from "../actions.js";
 import { el, withTip } from "../dom.js";
 import { navigate } from "../router.js";
-import { getState, isRefreshing, loadConnections, subscribe, update } from "../store.js";
+import { getState, isRefreshing, LIST_STEP, loadConnections, subscribe, update } from "../store.js";
 import { accountsLabel, ago, count, credentialsLabel, outcomeText, progressText, statusOf } from "../words.js";
 import { nextRunText, scheduleText } from "./schedule.js";
 
@@ -25,6 +25,13 @@ export function listView(container) {
   const countLine = el("p", { class: "secondary count", role: "status" });
   const list = el("ul", { class: "plain-list", "aria-label": "Connections" });
   const empty = el("div", { class: "empty", hidden: true });
+  const more = el("button", { class: "button", type: "button", hidden: true });
+  more.addEventListener("click", async () => {
+    const before = getState().connections.items.length;
+    update({ query: { ...getState().query, shown: getState().query.shown + LIST_STEP } });
+    await loadConnections().catch(() => {});
+    list.children[before]?.querySelector("a")?.focus();  // the first row the click brought in
+  });
   const add = el("button", { class: "button primary", type: "button", hidden: catalog.length === 0,
     onclick: () => navigate("/add") }, "Add data source");
 
@@ -46,7 +53,7 @@ export function listView(container) {
     el("div", { class: "toolbar" },
       el("label", { class: "field search" }, el("span", {}, "Search"), search),
       el("div", { class: "sort" }, el("label", { class: "field" }, el("span", {}, "Sort by"), sort), order)),
-    countLine, empty, list);
+    countLine, empty, list, more);
 
   const draw = (state) => {
     const items = state.connections.items;
@@ -55,7 +62,11 @@ export function listView(container) {
     list.hidden = items.length === 0;
     empty.hidden = items.length > 0;
     empty.replaceChildren(...emptyState(searching, state.query.q, state.catalog));
-    countLine.textContent = items.length ? `${count(state.connections.total, "connection")}` : "";
+    const { total } = state.connections;
+    const all = count(total, "connection");
+    countLine.textContent = !items.length ? "" : items.length < total ? `Showing ${items.length} of ${all}` : all;
+    more.hidden = items.length === 0 || items.length >= total;
+    more.textContent = `Show ${Math.min(LIST_STEP, total - items.length)} more`;
   };
   draw(getState());
   const unsubscribe = subscribe(draw);
@@ -67,7 +78,7 @@ export function listView(container) {
 }
 
 function requery(changes) {
-  update({ query: { ...getState().query, ...changes } });
+  update({ query: { ...getState().query, ...changes, shown: LIST_STEP } });  // a new search or order starts short
   loadConnections().catch(() => {});
 }
 
