@@ -100,14 +100,16 @@ def database(backend: str, directory: Path):
 
 
 def settle(database_url: str) -> None:
-    """On PostgreSQL, write out what earlier steps left in memory (CHECKPOINT), so that a measured load does
-    not pay for the previous one's dirty pages. Needs a superuser or pg_checkpoint; skipped without."""
-    if database_url.startswith("sqlite"):
-        return
+    """Write out what earlier steps left behind, so that a measured step does not pay for the previous one's: on
+    PostgreSQL its dirty pages (CHECKPOINT; needs a superuser or pg_checkpoint, skipped without), on SQLite its
+    write-ahead log (copied into the database and emptied), which otherwise a later step's commit would copy."""
     engine = make_engine(database_url)
     try:
         with engine.connect() as connection:
-            connection.execute(text("CHECKPOINT"))
+            if database_url.startswith("sqlite"):
+                connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            else:
+                connection.execute(text("CHECKPOINT"))
     except Exception as error:  # noqa: BLE001 - a benchmark without the privilege still runs
         print(f"(no CHECKPOINT before the measurement: {str(error).splitlines()[0]})")
     finally:
