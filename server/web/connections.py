@@ -165,31 +165,23 @@ def _listed(session: Session, rows: list[Row]) -> list[SimpleNamespace]:
     return [SimpleNamespace(**row._mapping, entities=by_connection[row.id]) for row in rows]
 
 
-LAST_RUN_COLUMNS = [getattr(RefreshRun, name) for name in ("connection_id", *LastRun.model_fields)]
+RUN_SHOWN = tuple(LastRun.model_fields)  # what the list shows of a run, not whole runs
 
 
-def _last_runs(session: Session, connection_ids: list[int]) -> dict[int, dict[str, Any]]:
-    """The newest run of each connection, as the list shows it (the columns it shows, not whole runs)."""
-    newest = (select(func.max(RefreshRun.id)).where(_one_of(session, RefreshRun.connection_id, connection_ids))
-              .group_by(RefreshRun.connection_id))
-    rows = session.execute(select(*LAST_RUN_COLUMNS).where(RefreshRun.id.in_(newest)))
-    return {run.pop("connection_id"): run for run in map(dict, rows.mappings())}
-
-
-def _records_last_30_days(session: Session, connection_ids: list[int]) -> dict[int, int]:
+def _page_facts(session: Session, connection_ids: list[int]) -> dict[int, tuple[int, int, dict[str, Any] | None]]:
+    """Per connection of a page: rows loaded in the last 30 days (from the log), accounts, and the newest run. Two
+    queries: the counts and the newest run's id, each a lookup in an index per connection, then those runs."""
     since = utcnow() - timedelta(days=30)
-    rows = session.execute(
-        select(LogEvent.connection_id, func.sum(LogEvent.rows_inserted + LogEvent.rows_updated))
-        .where(_one_of(session, LogEvent.connection_id, connection_ids), LogEvent.created_at >= since)
-        .group_by(LogEvent.connection_id))
-    return {connection_id: int(total or 0) for connection_id, total in rows}
-
-
-def _account_counts(session: Session, connection_ids: list[int]) -> dict[int, int]:
-    rows = session.execute(select(Account.connection_id, func.count())
-                           .where(_one_of(session, Account.connection_id, connection_ids))
-                           .group_by(Account.connection_id))
-    return dict(rows.all())
+    records = (select(func.coalesce(func.sum(LogEvent.rows_inserted + LogEvent.rows_updated), 0))
+               .where(LogEvent.connection_id == Connection.id, LogEvent.created_at >= since).scalar_subquery())
+    accounts = select(func.count()).where(Account.connection_id == Connection.id).scalar_subquery()
+    newest = select(func.max(RefreshRun.id)).where(RefreshRun.connection_id == Connection.id).scalar_subquery()
+    counted = session.execute(select(Connection.id, records, accounts, newest)
+                              .where(_one_of(session, Connection.id, connection_ids))).all()
+    run_ids = [run_id for *_, run_id in counted if run_id is not None]
+    runs = {row[0]: dict(zip(RUN_SHOWN, row, strict=True)) for row in session.execute(
+        select(*(getattr(RefreshRun, name) for name in RUN_SHOWN)).where(_one_of(session, RefreshRun.id, run_ids)))}
+    return {connection_id: (int(total), count, runs.get(run_id)) for connection_id, total, count, run_id in counted}
 
 
 def _account_status(connection: Connection, accounts: int) -> dict[str, Any]:
@@ -214,15 +206,14 @@ def describe(session: Session, connections: list[Connection]) -> list[dict]:
 def _described(session: Session, connections: list[Connection]) -> list[dict[str, Any]]:
     """Each connection's fields for ConnectionOut, as plain values: a page of them is validated in one call (a
     model built per connection, and per part of one, cost the list more than its queries)."""
-    ids = [c.id for c in connections]
-    records, accounts = _records_last_30_days(session, ids), _account_counts(session, ids)
-    last_runs = _last_runs(session, ids)
+    facts = _page_facts(session, [c.id for c in connections])
     caller = current_caller()
     offered = _offered()
     timezone = session.scalar(select(Workspace.timezone).where(Workspace.id == caller.workspace_id))
     now = utcnow()
     described = []
     for connection in connections:
+        records, accounts, last_run = facts[connection.id]
         selected = selected_entities(connection)
         option = offered.get(connection.provider)
         provider_name = option.display_name if option else connection.provider
@@ -232,13 +223,13 @@ def _described(session: Session, connections: list[Connection]) -> list[dict[str
             status=connection.status, status_detail=connection.status_detail,
             business_account=connection.business_account, business_account_id=connection.business_account_id,
             credential_status={"state": connection.credential_status, "detail": connection.credential_detail},
-            account_status=_account_status(connection, accounts.get(connection.id, 0)),
+            account_status=_account_status(connection, accounts),
             selected_entities=[{"id": e.id, "name": e.name} for e in selected],
             data_types=connection.data_types, schedule=schedule, next_run_at=schedule["next_run_at"],
             created_at=connection.created_at, last_authorized_at=connection.last_authorized_at,
             last_successful_run_at=connection.last_successful_run_at,
-            records_last_30_days=records.get(connection.id, 0), calls_this_month=calls_this_month(connection, now),
-            last_run=last_runs.get(connection.id),
+            records_last_30_days=records, calls_this_month=calls_this_month(connection, now),
+            last_run=last_run,
             mapping_review=connection.mapping_review or "", unmapped=connection.unmapped or {},
             actions=allowed_actions(connection, caller, bool(selected)),
         ))
