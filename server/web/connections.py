@@ -165,18 +165,25 @@ def _listed(session: Session, rows: list[Row]) -> list[SimpleNamespace]:
     return [SimpleNamespace(**row._mapping, entities=by_connection[row.id]) for row in rows]
 
 
+def _records_last_30_days():
+    """Rows a connection's log says were loaded (inserted or updated) in the last 30 days: per listed connection."""
+    since = utcnow() - timedelta(days=30)
+    return (select(func.coalesce(func.sum(LogEvent.rows_inserted + LogEvent.rows_updated), 0))
+            .where(LogEvent.connection_id == Connection.id, LogEvent.created_at >= since).scalar_subquery())
+
+
+def _account_count():
+    return select(func.count()).where(Account.connection_id == Connection.id).scalar_subquery()
+
+
 RUN_SHOWN = tuple(LastRun.model_fields)  # what the list shows of a run, not whole runs
 
 
 def _page_facts(session: Session, connection_ids: list[int]) -> dict[int, tuple[int, int, dict[str, Any] | None]]:
     """Per connection of a page: rows loaded in the last 30 days (from the log), accounts, and the newest run. Two
     queries: the counts and the newest run's id, each a lookup in an index per connection, then those runs."""
-    since = utcnow() - timedelta(days=30)
-    records = (select(func.coalesce(func.sum(LogEvent.rows_inserted + LogEvent.rows_updated), 0))
-               .where(LogEvent.connection_id == Connection.id, LogEvent.created_at >= since).scalar_subquery())
-    accounts = select(func.count()).where(Account.connection_id == Connection.id).scalar_subquery()
     newest = select(func.max(RefreshRun.id)).where(RefreshRun.connection_id == Connection.id).scalar_subquery()
-    counted = session.execute(select(Connection.id, records, accounts, newest)
+    counted = session.execute(select(Connection.id, _records_last_30_days(), _account_count(), newest)
                               .where(_one_of(session, Connection.id, connection_ids))).all()
     run_ids = [run_id for *_, run_id in counted if run_id is not None]
     runs = {row[0]: dict(zip(RUN_SHOWN, row, strict=True)) for row in session.execute(
@@ -278,14 +285,12 @@ def _matches(q: str):
 def _sort_column(sort: str):
     """The column, or per-connection subquery, that orders the list by what the user sees."""
     if sort == "records_last_30_days":
-        since = utcnow() - timedelta(days=30)
-        return (select(func.coalesce(func.sum(LogEvent.rows_inserted + LogEvent.rows_updated), 0))
-                .where(LogEvent.connection_id == Connection.id, LogEvent.created_at >= since).scalar_subquery())
+        return _records_last_30_days()
     if sort == "entities":  # by the first selected entity's name, as the list shows them
         return (select(func.min(Entity.name)).where(Entity.connection_id == Connection.id, Entity.selected)
                 .scalar_subquery())
     if sort == "accounts":
-        return select(func.count(Account.id)).where(Account.connection_id == Connection.id).scalar_subquery()
+        return _account_count()
     if sort == "last_run_at":
         return select(func.max(RefreshRun.queued_at)).where(RefreshRun.connection_id == Connection.id).scalar_subquery()
     if sort == "schedule":  # by local time of day, as the list shows it
