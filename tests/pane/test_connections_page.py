@@ -127,6 +127,9 @@ def test_a_long_list_shows_25_sources_then_more_on_request(page, service_with_pr
     expect(page.get_by_text("Showing 25 of 30 connections")).to_be_visible()
     page.get_by_role("button", name="Show 5 more").scroll_into_view_if_needed()
     screenshot(page, "list-show-more-light")
+    page.emulate_media(color_scheme="dark")
+    screenshot(page, "list-show-more-dark")
+    page.emulate_media(color_scheme="light")
 
     page.get_by_role("button", name="Show 5 more").click()
     expect(rows(page)).to_have_count(30)

@@ -3,7 +3,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from server.db.models import Connection
+from server.db.models import Connection, Entity, RefreshRun
 
 
 @pytest.fixture
@@ -56,8 +56,6 @@ def test_sorting_by_status_is_refused(client, workspace):
 
 def test_each_listed_connection_reads_as_its_details_do(client, db, workspace, connections):
     # The list builds its items from plain rows, the details from the ORM object: the two must agree field by field.
-    from server.db.models import Entity, RefreshRun
-
     with db.sessions.begin() as session:
         uk = session.query(Connection).filter_by(name="Acme UK").one()
         uk.status, uk.schedule_kind, uk.schedule_every_hours, uk.unmapped = "live", "every_n_hours", 6, {"members": 2}
