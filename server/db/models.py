@@ -387,6 +387,10 @@ class LedgerLine(Base):
     __table_args__ = (
         UniqueConstraint("connection_id", "entity_id", "source_line_id", name="ledger_line_source_key"),
         Index("ledger_line_workspace_period", "workspace_id", "period", "account_id"),
+        # SQLite only: re-mapping counts a connection's lines per combination of provider values in this index's
+        # order, without a sort (server/mapping/apply.py). Leading with the text keeps every query that filters by
+        # connection on the source key. PostgreSQL groups by hashing and would pay for it on every row update.
+        Index("ledger_line_dimensions", "source_dimensions", "connection_id", "entity_id").ddl_if(dialect="sqlite"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
