@@ -6,7 +6,7 @@ Prints requests/s, p50, p99 and errors, overall and per kind of request (goal: p
     .venv/bin/python -m benchmarks.api_load --clients 50 --seconds 30 --interval 1 --explain
 
 The requests are the task pane's own (the list as it polls it, 25 a page until the user asks for more; the log as
-it shows it, 50 a page, and its next pages by cursor). Two runs:
+it shows it, 50 a page, and its next pages by cursor). Three runs:
 
 - saturation: each client sends its next request the moment the last one is answered. This measures what the
   server can do at most; its latency is clients / throughput by Little's law, so with 50 such clients a p99
@@ -15,6 +15,10 @@ it shows it, 50 a page, and its next pages by cursor). Two runs:
   gap; the pane polls the list every 1.5 s only while a refresh runs, every 20 s otherwise). Its requests go out
   on that schedule whether or not the last one has been answered, and a latency counts from when the request was
   due, so a slow server cannot hide its queue (no "coordinated omission"). This is the p99 the goal is about.
+
+- ceiling (run first): the saturation run again, with every client asking for the health check (`/healthz`: one
+  `SELECT 1`, no key). Nothing the API does can be served faster through this stack on this machine, so the
+  saturation run's requests/s is also printed as a share of it.
 
 Each run starts when gunicorn has finished the last one's queue. The load generator runs in a process of its
 own (asyncio streams, one connection per request as gunicorn's sync workers close them) and prints the CPU it
@@ -191,6 +195,9 @@ async def get(reader, writer, path: str, key: str) -> tuple[int, bool]:
 
 PANE_LIST = "/api/v1/connections?sort={sort}&order={order}&per_page=25&page=1"  # addin/taskpane/store.js (LIST_STEP)
 PANE_LOG = "/api/v1/log?per_page=50"  # addin/taskpane/views/log.js
+# The least a request can cost through the same stack (gunicorn, Flask, one round trip to PostgreSQL, no key):
+# the ceiling the list and the log are measured against.
+HEALTH = [("health check", "/healthz")]
 
 
 def log_cursors(port: int, key: str, pages: int) -> list[str]:
@@ -411,8 +418,10 @@ def main() -> None:
             # The generator gets a process of its own (spawned: nothing of this one's memory or threads).
             with concurrent.futures.ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
                 pool.submit(generate, "saturation", port, key, options.clients, 2, mix).result()  # warm up
-                for how, args in (("saturation", (options.clients, options.seconds, mix)),
-                                  ("panes", (options.clients, options.seconds, options.interval, mix))):
+                ceiling = None
+                for run, how, args in (("ceiling", "saturation", (options.clients, options.seconds, HEALTH)),
+                                       ("saturation", "saturation", (options.clients, options.seconds, mix)),
+                                       ("panes", "panes", (options.clients, options.seconds, options.interval, mix))):
                     settle(server.pid)
                     cpu, database_cpu = cpu_seconds(server.pid), database_cpu_seconds(admin, schema)
                     result = pool.submit(generate, how, port, key, *args).result()
@@ -425,14 +434,21 @@ def main() -> None:
                     sent = served + sum(result["errors"].values()) - sum(
                         count for status, count in result["statuses"].items() if status.isdigit())
                     rate = served / result["elapsed"]
-                    print(f"\n{how}: gunicorn, {options.workers} workers, PostgreSQL; {options.clients} clients"
+                    print(f"\n{run}: gunicorn, {options.workers} workers, PostgreSQL; {options.clients} clients"
                           + (f" acting every {options.interval:g} s on average" if how == "panes" else
-                             " asking again as soon as answered") + f", {options.seconds:g} s on loopback")
+                             " asking again as soon as answered") + f", {options.seconds:g} s on loopback"
+                          + (" (the health check alone: what this machine serves at most)" if run == "ceiling"
+                             else ""))
                     report(result)
                     if how == "saturation":
                         print(f"Little's law: {options.clients} clients at {rate:.0f} requests/s wait "
                               f"{options.clients / max(rate, 1e-9) * 1000:.0f} ms on average; 100 ms needs "
                               f"{options.clients * 10} requests/s")
+                    if run == "ceiling":
+                        ceiling = rate
+                    elif how == "saturation":
+                        print(f"against the ceiling: {rate / ceiling:.0%} of the requests/s this machine serves "
+                              f"for a bare health check in the same run ({ceiling:.0f})")
                     print(f"CPU per request sent: gunicorn {cpu / max(sent, 1) * 1000:.1f} ms, PostgreSQL "
                           f"{database_cpu / max(sent, 1) * 1000:.1f} ms, load generator "
                           f"{result['cpu'] / max(sent, 1) * 1000:.2f} ms ({result['cpu'] / result['elapsed']:.0%} "

@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from flask import g, request
 from sqlalchemy.orm import Session
 
-from server.access.workspaces import member_for_key
+from server.access.workspaces import hash_key, member_for_key
 from server.db.engine import request_session
 from server.db.models import Role
+from server.db.snapshots import remembered
 from server.errors import ApiError
 
 
@@ -47,14 +48,20 @@ def authenticate() -> None:
     if scheme.lower() != "bearer" or not token.strip():
         raise ApiError(401, "unauthenticated", "Send your workspace key as `Authorization: Bearer <key>`.")
     session = request_session()
+    caller = remembered("callers", hash_key(token.strip()), lambda: _recognised(session, token.strip()))
+    if caller is None:
+        raise ApiError(401, "invalid_key", "That workspace key is not valid (it may have been revoked).")
+    if session.dirty:
+        session.commit()  # a key's last use, moved on every few minutes
+    g.caller = caller
+
+
+def _recognised(session: Session, token: str) -> Caller | None:
     for recognise in AUTHENTICATORS:
-        caller = recognise(session, token.strip())
+        caller = recognise(session, token)
         if caller is not None:
-            if session.dirty:
-                session.commit()  # a key's last use, moved on every few minutes
-            g.caller = caller
-            return
-    raise ApiError(401, "invalid_key", "That workspace key is not valid (it may have been revoked).")
+            return caller
+    return None
 
 
 def current_caller() -> Caller:

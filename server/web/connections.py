@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any, Literal
 
-from flask import Response
+from flask import Response, request
 from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel, Field
 from sqlalchemy import ARRAY, Integer, Row, any_, bindparam, func, or_, select
@@ -33,6 +33,7 @@ from server.db.models import (
     Workspace,
     utcnow,
 )
+from server.db.snapshots import remembered
 from server.errors import ApiError, not_found
 from server.runtime import runtime
 from server.web.common import BEARER, ERRORS, Id, Name, OptionalBody, PageQuery, StrictModel, Text
@@ -301,6 +302,14 @@ def _sort_column(sort: str):
 @bp.get("/connections", responses={200: ConnectionList})
 def list_connections(query: ConnectionQuery):
     """The workspace's data sources, searched, sorted and paged."""
+    caller = current_caller()
+    # Every open pane polls this: while the database is unchanged, the page is given again (server/db/snapshots.py).
+    page = remembered("connections", (caller.workspace_id, caller.role, request.query_string),
+                      lambda: _list_page(query))
+    return Response(page, mimetype="application/json")
+
+
+def _list_page(query: ConnectionQuery) -> str:
     session = request_session()
     where = [Connection.workspace_id == current_caller().workspace_id, Connection.deleted_at.is_(None)]
     if query.q:
@@ -313,7 +322,7 @@ def list_connections(query: ConnectionQuery):
                            .offset((query.page - 1) * query.per_page).limit(query.per_page)).all()
     page = ConnectionList.model_validate({"items": _described(session, _listed(session, rows)), "total": total,
                                           "page": query.page, "per_page": query.per_page})
-    return Response(page.model_dump_json(), mimetype="application/json")  # straight to JSON: no dicts between
+    return page.model_dump_json()  # straight to JSON: no dicts between
 
 
 @bp.get("/connections/<int:connection_id>", responses={200: ConnectionOut})

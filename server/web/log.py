@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, time
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
+from flask import request
 from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel, Field, PlainValidator, WithJsonSchema
 from sqlalchemy import and_, func, or_, select
@@ -14,6 +15,7 @@ from sqlalchemy import and_, func, or_, select
 from server.access.keys import current_caller
 from server.db.engine import request_session
 from server.db.models import Connection, Entity, LogEvent, Workspace
+from server.db.snapshots import remembered
 from server.errors import ApiError
 from server.web.common import BEARER, ERRORS, MAX_ID, Id, PageQuery
 
@@ -140,6 +142,12 @@ def list_events(query: LogQuery):
     Page with `cursor` (each page's `next_cursor`); `page` still works, but walks every event before it."""
     if query.cursor is not None and query.page != 1:
         raise ApiError(422, "invalid_value", "Give either page or cursor, not both.", "cursor")
+    caller = current_caller()
+    # Open panes ask for the same first page: while the database is unchanged it is given again.
+    return remembered("log", (caller.workspace_id, caller.role, request.query_string), lambda: _log_page(query))
+
+
+def _log_page(query: LogQuery) -> dict:
     session = request_session()
     workspace_id = current_caller().workspace_id
     where = [LogEvent.workspace_id == workspace_id]

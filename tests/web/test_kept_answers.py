@@ -1,0 +1,115 @@
+"""Answers kept while the database is unchanged (server/db/snapshots.py): the Connections list, the log and the
+caller behind a key are worked out once and given again only while PostgreSQL's snapshot is the same; any change
+committed by anyone is seen by the next request; nothing crosses workspaces or roles; SQLite keeps nothing."""
+import pytest
+from sqlalchemy import event, insert, text, update
+
+from server.db import snapshots
+from server.db.models import Connection, LogEvent, WorkspaceKey, utcnow
+from tests.support.listing import add_connections, statements
+
+LIST = "/api/v1/connections?sort=name&per_page=25"
+
+
+@pytest.fixture
+def listed(db, workspace, client):
+    add_connections(db, workspace, 5)
+    client.get("/api/v1/workspace", headers=workspace.admin())  # the key's first use is noted (a write)
+    return workspace
+
+
+def rename_first(db, name: str) -> None:
+    """As another process would (a refresh worker, the other gunicorn worker): its own connection, committed."""
+    with db.engine.begin() as database:
+        first = database.execute(text("SELECT min(id) FROM connection")).scalar_one()
+        database.execute(update(Connection).where(Connection.id == first).values(name=name))
+
+
+def postgresql_only(db) -> None:
+    if db.backend != "postgresql":
+        pytest.skip("SQLite keeps no answers (no snapshot to compare)")
+
+
+def test_an_unchanged_database_gives_the_same_list_without_working_it_out(db, app, client, listed):
+    postgresql_only(db)
+    first = client.get(LIST, headers=listed.admin())
+    with statements(app) as seen:
+        again = client.get(LIST, headers=listed.admin())
+    assert again.status_code == 200 and again.data == first.data
+    assert seen == []
+
+
+def test_a_change_committed_elsewhere_is_seen_by_the_next_request(db, app, client, listed):
+    first = client.get(LIST, headers=listed.admin()).get_json()["items"]
+    rename_first(db, "Aardvark Trading")
+    with statements(app) as seen:
+        items = client.get(LIST, headers=listed.admin()).get_json()["items"]
+    assert items[0]["name"] == "Aardvark Trading" != first[0]["name"]
+    assert seen, "worked out again"
+
+
+def test_a_change_committed_while_the_answer_is_worked_out_is_seen_next_time(db, app, client, listed):
+    """The answer read partly before the rename: it must never be given once the rename is committed."""
+    engine = app.extensions["ledgerpane"].engine
+    renamed = []
+
+    def rename_midway(conn, cursor, statement, parameters, context, executemany):
+        if "FROM entity" in statement and not renamed:  # the page's names are read; its entities are next
+            renamed.append(statement)
+            rename_first(db, "Aardvark Trading")
+
+    event.listen(engine, "before_cursor_execute", rename_midway)
+    try:
+        midway = client.get(LIST, headers=listed.admin()).get_json()["items"][0]["name"]
+    finally:
+        event.remove(engine, "before_cursor_execute", rename_midway)
+    assert renamed and midway != "Aardvark Trading"
+    assert client.get(LIST, headers=listed.admin()).get_json()["items"][0]["name"] == "Aardvark Trading"
+
+
+def test_the_log_is_kept_and_a_new_event_shows_at_once(db, app, client, listed):
+    first = client.get("/api/v1/log?per_page=50", headers=listed.member()).get_json()
+    with db.engine.begin() as database:
+        connection_id = database.execute(text("SELECT min(id) FROM connection")).scalar_one()
+        database.execute(insert(LogEvent).values(workspace_id=listed.id, connection_id=connection_id,
+                                                 data_type="accounts",
+                                                 status="failed", detail="The provider refused"))
+    after = client.get("/api/v1/log?per_page=50", headers=listed.member()).get_json()
+    assert after["total"] == first["total"] + 1 and after["items"][0]["status"] == "failed"
+
+
+def test_admins_members_and_other_workspaces_each_get_their_own_answer(db, client, listed, other_workspace):
+    as_admin = client.get(LIST, headers=listed.admin()).get_json()["items"]
+    as_member = client.get(LIST, headers=listed.member()).get_json()["items"]
+    assert "delete" in as_admin[0]["actions"] and "delete" not in as_member[0]["actions"]
+    assert client.get(LIST, headers=listed.admin()).get_json()["items"] == as_admin
+    assert client.get(LIST, headers=other_workspace.admin()).get_json()["items"] == []
+
+
+def test_a_revoked_key_is_refused_at_once(db, client, listed):
+    assert client.get(LIST, headers=listed.member()).status_code == 200
+    with db.engine.begin() as database:
+        database.execute(update(WorkspaceKey).where(WorkspaceKey.revoked_at.is_(None),
+                                                    WorkspaceKey.prefix == listed.member_key[:10])
+                         .values(revoked_at=utcnow()))
+    assert client.get(LIST, headers=listed.member()).status_code == 401
+
+
+def test_a_kept_answer_is_worked_out_again_once_older_than_its_age(db, app, client, listed, monkeypatch):
+    """What depends on the clock alone (the next scheduled run, the last 30 days) is at most MAX_AGE behind."""
+    postgresql_only(db)
+    client.get(LIST, headers=listed.admin())
+    later = snapshots.clock() + snapshots.MAX_AGE + 1
+    monkeypatch.setattr(snapshots, "clock", lambda: later)
+    with statements(app) as seen:
+        client.get(LIST, headers=listed.admin())
+    assert seen
+
+
+def test_sqlite_works_every_answer_out(db, app, client, listed):
+    if db.backend != "sqlite":
+        pytest.skip("the SQLite side")
+    client.get(LIST, headers=listed.admin())
+    with statements(app) as seen:
+        client.get(LIST, headers=listed.admin())
+    assert len(seen) == 6
