@@ -3,15 +3,16 @@
 Fifty task panes polling one workspace ask the same few questions (the Connections list, the log's first page)
 many times a second, and each answer costs several queries and its JSON. A PostgreSQL snapshot
 (`pg_current_snapshot()`: its xmin, its xmax and the transactions then in progress) says exactly whose writes a
-read sees. Any commit or abort, and any transaction that starts writing, changes the next snapshot; so two
-equal snapshots see the same data, and an answer worked out after a snapshot was taken is true again for a
-request whose snapshot is equal, and for no other. If something commits while the answer is being worked out,
-no later snapshot equals its own and it is never given again. No writer has to say that it wrote.
+read sees. Any commit or abort changes every later snapshot (xmax moves up, or the transaction leaves the list in
+progress; neither moves back), so two equal snapshots see the same data: an answer worked out after a snapshot
+was taken is true again for a request whose snapshot is equal, and for no other. If something commits while the
+answer is being worked out, no later snapshot equals its own and it is never given again. No writer has to say
+that it wrote.
 
-The rest of an answer depends on the clock alone (a schedule's next run, the records of the last 30 days): a
-kept answer is given for MAX_AGE seconds at most. Each process keeps its own, up to SIZE of each kind; the key
-holds the workspace and the role, so no answer crosses either. SQLite has no such snapshot: nothing is kept there
-(the embedded default serves one office, not fifty panes).
+Some answers also depend on the clock alone (the list: a schedule's next run, the records of the last 30 days):
+those are given for MAX_AGE seconds at most. The log's depend on the database alone. Each process keeps its own,
+up to SIZE of each kind; the key holds the workspace and the role, so no answer crosses either. SQLite has no
+such snapshot: nothing is kept there (the embedded default serves one office, not fifty panes).
 """
 from __future__ import annotations
 
@@ -34,15 +35,16 @@ clock = time.monotonic
 class Kept:
     """Values by key, each with the snapshot and the moment it was worked out at; the least used go first."""
 
-    def __init__(self, size: int = SIZE) -> None:
-        self.size = size
+    def __init__(self, size: int = SIZE, max_age: float | None = MAX_AGE) -> None:
+        self.size, self.max_age = size, max_age
         self._values: OrderedDict[Hashable, tuple[str, float, Any]] = OrderedDict()
         self._lock = threading.Lock()  # waitress serves from threads
 
     def get(self, key: Hashable, snapshot: str) -> Any | None:
         with self._lock:
             kept = self._values.get(key)
-            if kept is None or kept[0] != snapshot or clock() - kept[1] > MAX_AGE:
+            too_old = self.max_age is not None and kept is not None and clock() - kept[1] > self.max_age
+            if kept is None or kept[0] != snapshot or too_old:
                 return None
             self._values.move_to_end(key)
             return kept[2]
@@ -67,18 +69,19 @@ def snapshot() -> str | None:
     return g.snapshot
 
 
-def kept(kind: str) -> Kept:
+def kept(kind: str, max_age: float | None) -> Kept:
     """This app's store of one kind of answer ("callers", "connections", "log")."""
     stores = current_app.extensions.setdefault("kept_answers", {})
-    return stores.setdefault(kind, Kept())
+    return stores.setdefault(kind, Kept(max_age=max_age))
 
 
-def remembered(kind: str, key: Hashable, work_out: Callable[[], Any]) -> Any:
-    """The answer kept for `key` if the database is as it was when it was worked out; else `work_out()`, kept."""
+def remembered(kind: str, key: Hashable, work_out: Callable[[], Any], max_age: float | None = MAX_AGE) -> Any:
+    """The answer kept for `key` if the database is as it was when it was worked out (and, unless `max_age` is
+    None, it is no older than that); else `work_out()`, kept."""
     taken = snapshot()
     if taken is None:
         return work_out()
-    store = kept(kind)
+    store = kept(kind, max_age)
     value = store.get(key, taken)
     if value is None:
         value = work_out()

@@ -143,8 +143,9 @@ def list_events(query: LogQuery):
     if query.cursor is not None and query.page != 1:
         raise ApiError(422, "invalid_value", "Give either page or cursor, not both.", "cursor")
     caller = current_caller()
-    # Open panes ask for the same first page: while the database is unchanged it is given again.
-    return remembered("log", (caller.workspace_id, caller.role, request.query_string), lambda: _log_page(query))
+    # Open panes ask for the same first page: while the database is unchanged it is given again (no clock in it).
+    return remembered("log", (caller.workspace_id, caller.role, request.query_string), lambda: _log_page(query),
+                      max_age=None)
 
 
 def _log_page(query: LogQuery) -> dict:

@@ -99,11 +99,15 @@ def test_a_kept_answer_is_worked_out_again_once_older_than_its_age(db, app, clie
     """What depends on the clock alone (the next scheduled run, the last 30 days) is at most MAX_AGE behind."""
     postgresql_only(db)
     client.get(LIST, headers=listed.admin())
+    client.get("/api/v1/log", headers=listed.admin())
     later = snapshots.clock() + snapshots.MAX_AGE + 1
     monkeypatch.setattr(snapshots, "clock", lambda: later)
     with statements(app) as seen:
         client.get(LIST, headers=listed.admin())
     assert seen
+    with statements(app) as seen:  # the log holds no clock: it stays while the database does
+        client.get("/api/v1/log", headers=listed.admin())
+    assert seen == []
 
 
 def test_sqlite_works_every_answer_out(db, app, client, listed):
