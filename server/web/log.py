@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, time
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
-from flask import request
+from flask import Response, request
 from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel, Field, PlainValidator, WithJsonSchema
 from sqlalchemy import and_, func, or_, select
@@ -144,11 +144,12 @@ def list_events(query: LogQuery):
         raise ApiError(422, "invalid_value", "Give either page or cursor, not both.", "cursor")
     caller = current_caller()
     # Open panes ask for the same first page: while the database is unchanged it is given again (no clock in it).
-    return remembered("log", (caller.workspace_id, caller.role, request.query_string), lambda: _log_page(query),
+    page = remembered("log", (caller.workspace_id, caller.role, request.query_string), lambda: _log_page(query),
                       max_age=None)
+    return Response(page, mimetype="application/json")
 
 
-def _log_page(query: LogQuery) -> dict:
+def _log_page(query: LogQuery) -> str:
     session = request_session()
     workspace_id = current_caller().workspace_id
     where = [LogEvent.workspace_id == workspace_id]
@@ -182,4 +183,4 @@ def _log_page(query: LogQuery) -> dict:
     next_cursor = Cursor(rows[-1]["created_at"], rows[-1]["id"]).encode() if more else None
     return LogPage.model_validate({
         "items": rows, "total": min(total, COUNT_LIMIT), "total_exact": total <= COUNT_LIMIT, "page": query.page,
-        "per_page": query.per_page, "next_cursor": next_cursor}).model_dump(mode="json")
+        "per_page": query.per_page, "next_cursor": next_cursor}).model_dump_json()  # no dicts between
