@@ -21,6 +21,7 @@ from server.connections.handoff import begin
 from server.connections.metering import calls_this_month
 from server.connections.status import Event, TransitionRefused, apply, can
 from server.connectors import ProviderError, ProviderOption, UnknownProvider, catalog
+from server.connectors.framework.http import WAITED_ON, patience
 from server.db.engine import request_session
 from server.db.models import (
     Account,
@@ -557,12 +558,14 @@ def _end_grant(connection: Connection) -> tuple[bool, str]:
     whatever the provider said: (revoked, what happened in plain words)."""
     revoked, detail = False, "There was no sign-in to revoke."
     if connection.token_ciphertext is not None:
-        kept = release_at_provider(runtime().connector_for(connection), runtime().vault.token_source(connection.id),
-                                   connection.entities)
+        with patience(WAITED_ON):  # an admin is waiting on the button
+            kept = release_at_provider(runtime().connector_for(connection),
+                                       runtime().vault.token_source(connection.id), connection.entities)
         if kept:
             log.warning("connection %s: the provider kept its link to %s", connection.id, ", ".join(kept))
         try:
-            runtime().vault.revoke(connection)
+            with patience(WAITED_ON):
+                runtime().vault.revoke(connection)
             revoked, detail = True, "The provider revoked our access."
         except ProviderError as error:
             # The tokens are erased below either way; say plainly that the provider may still list us.

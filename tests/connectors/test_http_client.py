@@ -12,7 +12,15 @@ from server.connectors.framework.errors import (
     RateLimited,
     RequestRejected,
 )
-from server.connectors.framework.http import HttpClient, RateLimits, RequestRecord, RetryPolicy, redact_url
+from server.connectors.framework.http import (
+    WAITED_ON,
+    HttpClient,
+    RateLimits,
+    RequestRecord,
+    RetryPolicy,
+    patience,
+    redact_url,
+)
 from tests.support.scripted_server import Reply, ScriptedServer, VirtualClock
 
 ROOMY = RateLimits(per_window=1000, window_seconds=60, concurrent=10)
@@ -51,6 +59,25 @@ def test_5xx_that_outlasts_every_attempt_is_provider_unavailable(server):
         get(client(), server, log=log)
     assert caught.value.status == 502
     assert len(log) == FAST_RETRY.max_attempts == len(server.seen)
+
+
+def test_a_call_someone_waits_on_tries_twice_then_says_so(server):
+    server.script("/data", Reply(503))
+    http = client(VirtualClock())
+    with patience(WAITED_ON), pytest.raises(ProviderUnavailable):
+        get(http, server)
+    assert len(server.seen) == WAITED_ON.max_attempts == 2
+    with pytest.raises(ProviderUnavailable):  # outside, the client's own policy again
+        get(http, server)
+    assert len(server.seen) == 2 + FAST_RETRY.max_attempts
+
+
+def test_a_5xx_asking_for_a_longer_wait_than_the_policy_allows_is_not_waited_out(server):
+    clock = VirtualClock()
+    server.script("/data", Reply(503, {}, {"Retry-After": "90"}), Reply(200, {}))
+    with patience(WAITED_ON), pytest.raises(ProviderUnavailable) as caught:
+        get(client(clock), server)
+    assert "90 s" in caught.value.message and len(server.seen) == 1
 
 
 def test_429_waits_the_retry_after_it_was_given(server):

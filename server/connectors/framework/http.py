@@ -16,7 +16,9 @@ import re
 import threading
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -112,6 +114,22 @@ class RetryPolicy:
         """Exponential backoff with "equal jitter": never zero, never in lockstep with other workers."""
         ceiling = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
         return ceiling / 2 + rng.uniform(0, ceiling / 2)
+
+
+# A person waiting on a button (delete, disconnect) gets one more try after a short pause, not a pull's minute of
+# backoff: what the provider did not confirm is said in plain words instead.
+WAITED_ON = RetryPolicy(max_attempts=2, base_delay=0.5, max_delay=1.0, max_retry_after=2.0)
+_patience: ContextVar[RetryPolicy | None] = ContextVar("patience", default=None)
+
+
+@contextmanager
+def patience(policy: RetryPolicy) -> Iterator[None]:
+    """Every request made inside, in this thread, retries by `policy` instead of its client's."""
+    token = _patience.set(policy)
+    try:
+        yield
+    finally:
+        _patience.reset(token)
 
 
 @dataclass(slots=True)
@@ -279,7 +297,8 @@ class HttpClient:
         endpoint = redact_url(url)
         access = token() if token else None
         refetches, renewed = 0, True
-        attempts = self.retry.max_attempts
+        retry = _patience.get() or self.retry
+        attempts = retry.max_attempts
         attempt = 0
         while attempt < attempts:
             attempt += 1
@@ -314,7 +333,7 @@ class HttpClient:
             if response is None:
                 if last:
                     raise ProviderUnavailable(f"no answer after {attempt} attempts: {failure}", endpoint=endpoint)
-                self.clock.sleep(self.retry.backoff(attempt, self._rng))
+                self.clock.sleep(retry.backoff(attempt, self._rng))
                 continue
             status = response.status_code
             if status == 401 and token and renewed and refetches < TOKEN_REFETCHES:
@@ -327,7 +346,7 @@ class HttpClient:
             if status == 401:
                 raise AuthExpired("access token refused", endpoint=endpoint, status=status, response=response)
             if status == 429:
-                self._wait_out_rate_limit(response, limiter, attempt, last, endpoint)
+                self._wait_out_rate_limit(response, limiter, retry, attempt, last, endpoint)
                 continue
             if status in RETRY_STATUSES:
                 if last:
@@ -335,7 +354,12 @@ class HttpClient:
                         f"provider failing after {attempt} attempts", endpoint=endpoint, status=status,
                         response=response,
                     )
-                self.clock.sleep(retry_after_seconds(response) or self.retry.backoff(attempt, self._rng))
+                delay = retry_after_seconds(response) or retry.backoff(attempt, self._rng)
+                if delay > retry.max_retry_after:
+                    raise ProviderUnavailable(
+                        f"provider failing, back in {delay:.0f} s", endpoint=endpoint, status=status, response=response,
+                    )
+                self.clock.sleep(delay)
                 continue
             raise RequestRejected(
                 f"provider rejected the request: {response.text[:200]}",
@@ -344,12 +368,12 @@ class HttpClient:
         raise AssertionError("unreachable: the last attempt always returns or raises")
 
     def _wait_out_rate_limit(
-        self, response: Response, limiter: Any, attempt: int, last: bool, endpoint: str
+        self, response: Response, limiter: Any, retry: RetryPolicy, attempt: int, last: bool, endpoint: str
     ) -> None:
         problem = response.headers.get("X-Rate-Limit-Problem", "").lower()
         retry_after = retry_after_seconds(response)
-        delay = retry_after if retry_after is not None else self.retry.backoff(attempt, self._rng)
-        if last or problem == "day" or delay > self.retry.max_retry_after:
+        delay = retry_after if retry_after is not None else retry.backoff(attempt, self._rng)
+        if last or problem == "day" or delay > retry.max_retry_after:
             raise RateLimited(
                 f"rate limited ({problem or 'unspecified'})", retry_after=retry_after, problem=problem,
                 endpoint=endpoint, status=429, response=response,
