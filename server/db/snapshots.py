@@ -11,7 +11,8 @@ that it wrote.
 
 Some answers also depend on the clock alone (the list: a schedule's next run, the records of the last 30 days):
 those are given for MAX_AGE seconds at most. The log's depend on the database alone. Each process keeps its own,
-up to SIZE of each kind; the key holds the workspace and the role, so no answer crosses either. SQLite has no
+up to SIZE of each kind (a page is some tens of KB); the key holds the workspace and the role, so no answer
+crosses either. SQLite has no
 such snapshot: nothing is kept there (the embedded default serves one office, not fifty panes).
 """
 from __future__ import annotations
@@ -72,7 +73,7 @@ def snapshot() -> str | None:
 def kept(kind: str, max_age: float | None) -> Kept:
     """This app's store of one kind of answer ("callers", "connections", "log")."""
     stores = current_app.extensions.setdefault("kept_answers", {})
-    return stores.setdefault(kind, Kept(max_age=max_age))
+    return stores.get(kind) or stores.setdefault(kind, Kept(max_age=max_age))
 
 
 def remembered(kind: str, key: Hashable, work_out: Callable[[], Any], max_age: float | None = MAX_AGE) -> Any:
