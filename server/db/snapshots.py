@@ -9,50 +9,64 @@ was taken is true again for a request whose snapshot is equal, and for no other.
 answer is being worked out, no later snapshot equals its own and it is never given again. No writer has to say
 that it wrote.
 
-Some answers also depend on the clock alone (the list: a schedule's next run, the records of the last 30 days):
-those are given for MAX_AGE seconds at most. The log's depend on the database alone. Each process keeps its own,
+Some answers also depend on the clock alone. The list changes when a schedule's next run comes due (then the
+scheduler starts the run, a write, unless it is off), and drifts by little as the 30-day records and the month's
+calls move on: it is kept until its first next run, LIST_AGE seconds at most. A caller is kept MAX_AGE, so a key's
+last use is still noted. The log's answers depend on the database alone. Each process keeps its own,
 up to SIZE of each kind (a page is some tens of KB); the key holds the workspace and the role, so no answer
 crosses either. SQLite has no
 such snapshot: nothing is kept there (the embedded default serves one office, not fifty panes).
 """
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from flask import current_app, g, request
-from sqlalchemy import text
 
 from server.db.engine import request_session
+from server.db.models import utcnow
 
 MAX_AGE = 10.0  # seconds
+LIST_AGE = 60.0
 SIZE = 512
 clock = time.monotonic
+
+
+@dataclass(frozen=True)
+class TrueUntil:
+    """An answer, and the moment (UTC) from which the clock alone makes it untrue; None: no such moment."""
+
+    value: Any
+    moment: datetime | None
 
 
 class Kept:
     """Values by key, each with the snapshot and the moment it was worked out at; the least used go first."""
 
-    def __init__(self, size: int = SIZE, max_age: float | None = MAX_AGE) -> None:
-        self.size, self.max_age = size, max_age
-        self._values: OrderedDict[Hashable, tuple[str, float, Any]] = OrderedDict()
+    def __init__(self, size: int = SIZE) -> None:
+        self.size = size
+        self._values: OrderedDict[Hashable, tuple[str, float, Any]] = OrderedDict()  # snapshot, until, value
         self._lock = threading.Lock()  # waitress serves from threads
 
     def get(self, key: Hashable, snapshot: str) -> Any | None:
         with self._lock:
             kept = self._values.get(key)
-            too_old = self.max_age is not None and kept is not None and clock() - kept[1] > self.max_age
-            if kept is None or kept[0] != snapshot or too_old:
+            if kept is None or kept[0] != snapshot or clock() >= kept[1]:
                 return None
             self._values.move_to_end(key)
             return kept[2]
 
-    def put(self, key: Hashable, snapshot: str, taken: float, value: Any) -> None:
+    def put(self, key: Hashable, snapshot: str, until: float, value: Any) -> None:
+        """Keep `value` for requests on `snapshot` until the clock reads `until`."""
         with self._lock:
-            self._values[key] = (snapshot, taken, value)
+            self._values[key] = (snapshot, until, value)
             self._values.move_to_end(key)
             while len(self._values) > self.size:
                 self._values.popitem(last=False)
@@ -61,30 +75,41 @@ class Kept:
 def snapshot() -> str | None:
     """This read's snapshot, taken once, before anything else is read: on PostgreSQL, for GET; else None."""
     if "snapshot" not in g:
-        session = request_session()
-        if request.method == "GET" and session.get_bind().dialect.name == "postgresql":
+        engine = request_session().get_bind()
+        if request.method == "GET" and engine.dialect.name == "postgresql":
             g.snapshot_at = clock()
-            g.snapshot = session.execute(text("SELECT pg_current_snapshot()::text")).scalar_one()
+            # Outside the request's transaction: a kept answer then costs no BEGIN and no ROLLBACK, two of its four
+            # round trips. Taken before the request reads anything, it is no later than what the answer saw.
+            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+                g.snapshot = connection.exec_driver_sql("SELECT pg_current_snapshot()::text").scalar_one()
         else:
             g.snapshot = None
     return g.snapshot
 
 
-def kept(kind: str, max_age: float | None) -> Kept:
+def kept(kind: str) -> Kept:
     """This app's store of one kind of answer ("callers", "connections", "log")."""
     stores = current_app.extensions.setdefault("kept_answers", {})
-    return stores.get(kind) or stores.setdefault(kind, Kept(max_age=max_age))
+    return stores.get(kind) or stores.setdefault(kind, Kept())
 
 
 def remembered(kind: str, key: Hashable, work_out: Callable[[], Any], max_age: float | None = MAX_AGE) -> Any:
-    """The answer kept for `key` if the database is as it was when it was worked out (and, unless `max_age` is
-    None, it is no older than that); else `work_out()`, kept."""
+    """The answer kept for `key` if the database is as it was when it was worked out and, unless `max_age` is
+    None, it is no older than that; else `work_out()`, kept. `work_out` may return a TrueUntil: then the answer
+    is kept until that moment at the latest."""
     taken = snapshot()
     if taken is None:
-        return work_out()
-    store = kept(kind, max_age)
+        answer = work_out()
+        return answer.value if isinstance(answer, TrueUntil) else answer
+    store = kept(kind)
     value = store.get(key, taken)
     if value is None:
-        value = work_out()
-        store.put(key, taken, g.snapshot_at, value)
+        answer = work_out()
+        until = g.snapshot_at + max_age if max_age is not None else math.inf
+        if isinstance(answer, TrueUntil):
+            if answer.moment is not None:
+                until = min(until, g.snapshot_at + (answer.moment - utcnow()).total_seconds())
+            answer = answer.value
+        value = answer
+        store.put(key, taken, until, value)
     return value

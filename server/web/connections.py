@@ -34,7 +34,7 @@ from server.db.models import (
     Workspace,
     utcnow,
 )
-from server.db.snapshots import remembered
+from server.db.snapshots import LIST_AGE, TrueUntil, remembered
 from server.errors import ApiError, not_found
 from server.runtime import runtime
 from server.web.common import BEARER, ERRORS, Id, Name, OptionalBody, PageQuery, StrictModel, Text
@@ -306,11 +306,12 @@ def list_connections(query: ConnectionQuery):
     caller = current_caller()
     # Every open pane polls this: while the database is unchanged, the page is given again (server/db/snapshots.py).
     page = remembered("connections", (caller.workspace_id, caller.role, request.query_string),
-                      lambda: _list_page(query))
+                      lambda: _list_page(query), max_age=LIST_AGE)
     return Response(page, mimetype="application/json")
 
 
-def _list_page(query: ConnectionQuery) -> str:
+def _list_page(query: ConnectionQuery) -> TrueUntil:
+    """The page as JSON, true until its first next run comes due."""
     session = request_session()
     where = [Connection.workspace_id == current_caller().workspace_id, Connection.deleted_at.is_(None)]
     if query.q:
@@ -323,7 +324,8 @@ def _list_page(query: ConnectionQuery) -> str:
                            .offset((query.page - 1) * query.per_page).limit(query.per_page)).all()
     page = ConnectionList.model_validate({"items": _described(session, _listed(session, rows)), "total": total,
                                           "page": query.page, "per_page": query.per_page})
-    return page.model_dump_json()  # straight to JSON: no dicts between
+    due = [item.next_run_at for item in page.items if item.next_run_at is not None]
+    return TrueUntil(page.model_dump_json(), min(due, default=None))  # straight to JSON: no dicts between
 
 
 @bp.get("/connections/<int:connection_id>", responses={200: ConnectionOut})

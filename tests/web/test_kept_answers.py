@@ -2,6 +2,7 @@
 caller behind a key are worked out once and given again only while PostgreSQL's snapshot is the same; any change
 committed by anyone is seen by the next request; nothing crosses workspaces or roles; SQLite keeps nothing."""
 import itertools
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import event, insert, text, update
@@ -122,9 +123,9 @@ def test_a_revoked_key_is_refused_at_once(db, client, listed):
 
 
 def test_a_kept_answer_is_worked_out_again_once_older_than_its_age(db, app, client, listed, monkeypatch, taken):
-    """What depends on the clock alone (the next scheduled run, the last 30 days) is at most MAX_AGE behind."""
+    """What depends on the clock alone (the last 30 days, the month's calls) is at most LIST_AGE behind."""
     postgresql_only(db)
-    ticks = itertools.count(step=snapshots.MAX_AGE + 1)  # each look at the clock is MAX_AGE later than the last
+    ticks = itertools.count(step=snapshots.LIST_AGE + 1)  # each look at the clock is LIST_AGE later than the last
     monkeypatch.setattr(snapshots, "clock", lambda: next(ticks))
     assert asked_twice_on_one_snapshot(app, client, taken, LIST, listed.admin())
     # the log holds no clock: it stays while the database does
@@ -138,3 +139,23 @@ def test_sqlite_works_every_answer_out(db, app, client, listed):
     with statements(app) as seen:
         client.get(LIST, headers=listed.admin())
     assert len(seen) == 6
+
+
+def test_an_answer_the_clock_makes_untrue_is_worked_out_again_from_that_moment(db, app, monkeypatch):
+    """The list is true until its first next run comes due (TrueUntil), even if that is sooner than its age."""
+    postgresql_only(db)
+    now = [1000.0]
+    monkeypatch.setattr(snapshots, "clock", lambda: now[0])
+    worked = []
+
+    def work_out():
+        worked.append(now[0])
+        return snapshots.TrueUntil("the page", utcnow() + timedelta(seconds=5))
+
+    with app.test_request_context("/", method="GET"):  # one request: one snapshot throughout
+        answers = [snapshots.remembered("test", "key", work_out, max_age=60)]
+        now[0] += 4
+        answers.append(snapshots.remembered("test", "key", work_out, max_age=60))
+        now[0] += 2
+        answers.append(snapshots.remembered("test", "key", work_out, max_age=60))
+    assert answers == ["the page"] * 3 and worked == [1000.0, 1006.0]
