@@ -15,7 +15,7 @@ from server.connections.vault import Vault, load_cipher
 from server.connectors import Connector, connector_for
 from server.connectors.framework.budgets import ProcessBudgets, SharedBudgets
 from server.connectors.framework.http import default_client
-from server.db.engine import make_engine, make_sessionmaker
+from server.db.engine import make_engine, make_sessionmaker, make_snapshot_engine
 from server.db.models import Connection
 
 
@@ -36,6 +36,7 @@ class Runtime:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.engine = make_engine(settings.effective_database_url)
+        self.snapshot_engine = make_snapshot_engine(self.engine)  # PostgreSQL only (server/db/snapshots.py)
         self.sessions = make_sessionmaker(self.engine)
         self.vault = Vault(load_cipher(settings), self.sessions, lambda connection: self.connector_for(connection).auth)
         self._budgets = shared_budgets(settings)
@@ -56,6 +57,8 @@ class Runtime:
             jobs.close()
         default_client().share_budgets(None)
         self._budgets.close()
+        if self.snapshot_engine is not None:
+            self.snapshot_engine.dispose()
         self.engine.dispose()
 
 

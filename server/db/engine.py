@@ -30,6 +30,15 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, json_deserializer=_json_loads)
 
 
+def make_snapshot_engine(engine: Engine) -> Engine | None:
+    """PostgreSQL: a few autocommit connections to read a request's snapshot (server/db/snapshots.py) in one round
+    trip, without the main pool's ping before each use. A dropped connection (a database restart) fails that read
+    as surely as a ping would, and the read is tried once more (`read_snapshot`)."""
+    if engine.dialect.name != "postgresql":
+        return None
+    return create_engine(engine.url, isolation_level="AUTOCOMMIT", pool_size=2, max_overflow=8)
+
+
 def _json_loads(text: str | bytes) -> Any:
     """JSON columns read with orjson (a page of the Connections list reads three hundred of them); what orjson
     refuses and the standard library wrote (NaN, integers past 64 bits) is still read."""

@@ -14,8 +14,8 @@ scheduler starts the run, a write, unless it is off), and drifts by little as th
 calls move on: it is kept until its first next run, LIST_AGE seconds at most. A caller is kept MAX_AGE, so a key's
 last use is still noted. The log's answers depend on the database alone. Each process keeps its own,
 up to SIZE of each kind (a page is some tens of KB); the key holds the workspace and the role, so no answer
-crosses either. SQLite has no
-such snapshot: nothing is kept there (the embedded default serves one office, not fifty panes).
+crosses either. SQLite has no such snapshot: nothing is kept there (the embedded default serves one office, not
+fifty panes).
 """
 from __future__ import annotations
 
@@ -29,8 +29,9 @@ from datetime import datetime
 from typing import Any
 
 from flask import current_app, g, request
+from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError
 
-from server.db.engine import request_session
 from server.db.models import utcnow
 
 MAX_AGE = 10.0  # seconds
@@ -75,16 +76,30 @@ class Kept:
 def snapshot() -> str | None:
     """This read's snapshot, taken once, before anything else is read: on PostgreSQL, for GET; else None."""
     if "snapshot" not in g:
-        engine = request_session().get_bind()
-        if request.method == "GET" and engine.dialect.name == "postgresql":
+        engine = current_app.extensions["ledgerpane"].snapshot_engine  # None but on PostgreSQL
+        if request.method == "GET" and engine is not None:
             g.snapshot_at = clock()
-            # Outside the request's transaction: a kept answer then costs no BEGIN and no ROLLBACK, two of its four
-            # round trips. Taken before the request reads anything, it is no later than what the answer saw.
-            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-                g.snapshot = connection.exec_driver_sql("SELECT pg_current_snapshot()::text").scalar_one()
+            # Outside the request's transaction, on a connection kept for it: a kept answer then costs one round
+            # trip (no ping, BEGIN or ROLLBACK). Taken before the request reads anything, it is no later than what
+            # the answer saw.
+            g.snapshot = read_snapshot(engine)
         else:
             g.snapshot = None
     return g.snapshot
+
+
+def read_snapshot(engine: Engine) -> str:
+    try:
+        return _read(engine)
+    except DBAPIError as error:
+        if not error.connection_invalidated:
+            raise
+        return _read(engine)  # the connection had been dropped (a database restart): once more, on a new one
+
+
+def _read(engine: Engine) -> str:
+    with engine.connect() as connection:
+        return connection.exec_driver_sql("SELECT pg_current_snapshot()::text").scalar_one()
 
 
 def kept(kind: str) -> Kept:

@@ -159,3 +159,16 @@ def test_an_answer_the_clock_makes_untrue_is_worked_out_again_from_that_moment(d
         now[0] += 2
         answers.append(snapshots.remembered("test", "key", work_out, max_age=60))
     assert answers == ["the page"] * 3 and worked == [1000.0, 1006.0]
+
+
+def test_a_snapshot_connection_the_database_dropped_is_replaced(db, app, client, listed):
+    """As after a database restart: the read fails on the dead connection, and is made again on a new one."""
+    postgresql_only(db)
+    snapshot_engine = app.extensions["ledgerpane"].snapshot_engine
+    with snapshot_engine.connect() as connection:  # the pool's one connection, used again by the next request
+        backend = connection.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+    with db.engine.begin() as database:
+        assert database.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend}).scalar_one()
+    assert client.get(LIST, headers=listed.admin()).status_code == 200
+    with snapshot_engine.connect() as connection:
+        assert connection.exec_driver_sql("SELECT pg_backend_pid()").scalar_one() != backend
