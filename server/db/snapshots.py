@@ -12,10 +12,11 @@ that it wrote.
 Some answers also depend on the clock alone. The list changes when a schedule's next run comes due (then the
 scheduler starts the run, a write, unless it is off), and drifts by little as the 30-day records and the month's
 calls move on: it is kept until its first next run, LIST_AGE seconds at most. A caller is kept MAX_AGE, so a key's
-last use is still noted. The log's answers depend on the database alone. Each process keeps its own,
-up to SIZE of each kind (a page is some tens of KB); the key holds the workspace and the role, so no answer
-crosses either. SQLite has no such snapshot: nothing is kept there (the embedded default serves one office, not
-fifty panes).
+last use is still noted. The log's answers depend on the database alone.
+
+Each process keeps its own, up to SIZE of each kind (a page is some tens of KB); the key holds the workspace and
+the role, so no answer crosses either. SQLite has no such snapshot: nothing is kept there (the embedded default
+serves one office, not fifty panes).
 """
 from __future__ import annotations
 
@@ -49,7 +50,7 @@ class TrueUntil:
 
 
 class Kept:
-    """Values by key, each with the snapshot and the moment it was worked out at; the least used go first."""
+    """Values by key, each with its snapshot and the moment the clock alone ends it; the least used go first."""
 
     def __init__(self, size: int = SIZE) -> None:
         self.size = size
@@ -126,5 +127,6 @@ def remembered(kind: str, key: Hashable, work_out: Callable[[], Any], max_age: f
                 until = min(until, g.snapshot_at + (answer.moment - utcnow()).total_seconds())
             answer = answer.value
         value = answer
-        store.put(key, taken, until, value)
+        if value is not None:  # nothing to keep: an unknown key, say
+            store.put(key, taken, until, value)
     return value

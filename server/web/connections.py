@@ -561,21 +561,24 @@ def _end_grant(connection: Connection) -> tuple[bool, str]:
     revoked, detail = False, "There was no sign-in to revoke."
     if connection.token_ciphertext is not None:
         with patience(WAITED_ON):  # an admin is waiting on the button
-            kept = release_at_provider(runtime().connector_for(connection),
-                                       runtime().vault.token_source(connection.id), connection.entities)
-        if kept:
-            log.warning("connection %s: the provider kept its link to %s", connection.id, ", ".join(kept))
-        try:
-            with patience(WAITED_ON):
-                runtime().vault.revoke(connection)
-            revoked, detail = True, "The provider revoked our access."
-        except ProviderError as error:
-            # The tokens are erased below either way; say plainly that the provider may still list us.
-            detail = (f"The provider did not confirm the revocation ({error.message}); remove Ledgerpane from the "
-                      "provider's connected apps to be sure.")
-            log.warning("connection %s: revocation failed: %s", connection.id, error)
+            revoked, detail = _release_and_revoke(connection)
     runtime().vault.erase(connection)
     return revoked, detail
+
+
+def _release_and_revoke(connection: Connection) -> tuple[bool, str]:
+    kept = release_at_provider(runtime().connector_for(connection), runtime().vault.token_source(connection.id),
+                               connection.entities)
+    if kept:
+        log.warning("connection %s: the provider kept its link to %s", connection.id, ", ".join(kept))
+    try:
+        runtime().vault.revoke(connection)
+    except ProviderError as error:
+        # The tokens are erased either way; say plainly that the provider may still list us.
+        log.warning("connection %s: revocation failed: %s", connection.id, error)
+        return False, (f"The provider did not confirm the revocation ({error.message}); remove Ledgerpane from the "
+                       "provider's connected apps to be sure.")
+    return True, "The provider revoked our access."
 
 
 # --- refresh (the play button)
