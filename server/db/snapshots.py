@@ -59,11 +59,11 @@ class Kept:
 
     def get(self, key: Hashable, snapshot: str) -> Any | None:
         with self._lock:
-            kept = self._values.get(key)
-            if kept is None or kept[0] != snapshot or clock() >= kept[1]:
+            found = self._values.get(key)
+            if found is None or found[0] != snapshot or clock() >= found[1]:
                 return None
             self._values.move_to_end(key)
-            return kept[2]
+            return found[2]
 
     def put(self, key: Hashable, snapshot: str, until: float, value: Any) -> None:
         """Keep `value` for requests on `snapshot` until the clock reads `until`."""
@@ -114,19 +114,14 @@ def remembered(kind: str, key: Hashable, work_out: Callable[[], Any], max_age: f
     None, it is no older than that; else `work_out()`, kept. `work_out` may return a TrueUntil: then the answer
     is kept until that moment at the latest."""
     taken = snapshot()
-    if taken is None:
-        answer = work_out()
-        return answer.value if isinstance(answer, TrueUntil) else answer
-    store = kept(kind)
-    value = store.get(key, taken)
-    if value is None:
-        answer = work_out()
+    store = kept(kind) if taken is not None else None
+    if store is not None and (value := store.get(key, taken)) is not None:
+        return value
+    answer = work_out()
+    value, moment = (answer.value, answer.moment) if isinstance(answer, TrueUntil) else (answer, None)
+    if store is not None and value is not None:  # nothing to keep: an unknown key, say
         until = g.snapshot_at + max_age if max_age is not None else math.inf
-        if isinstance(answer, TrueUntil):
-            if answer.moment is not None:
-                until = min(until, g.snapshot_at + (answer.moment - utcnow()).total_seconds())
-            answer = answer.value
-        value = answer
-        if value is not None:  # nothing to keep: an unknown key, say
-            store.put(key, taken, until, value)
+        if moment is not None:
+            until = min(until, g.snapshot_at + (moment - utcnow()).total_seconds())
+        store.put(key, taken, until, value)
     return value
