@@ -114,7 +114,7 @@ def create_app(config: dict[str, Any] | None = None) -> OpenAPI:
     warm_up()  # the reader helpers' fork server (server/refresh/helpers.py), so a first refresh need not wait
 
     register_error_handlers(app)
-    install_rate_limits(app, settings, web.api_blueprints(), web.oauth.bp)  # checked before the key is
+    install_rate_limits(app, settings, web.oauth.bp)
     app.before_request(_start_request)
     app.after_request(_finish_request)
     app.teardown_appcontext(close_request_session)

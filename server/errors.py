@@ -15,9 +15,16 @@ log = logging.getLogger(__name__)
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str, field: str | None = None) -> None:
+    def __init__(self, status: int, code: str, message: str, field: str | None = None,
+                 headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.status, self.code, self.message, self.field = status, code, message, field
+        self.headers = headers or {}
+
+    def response(self):
+        response, status = error_response(self.status, self.code, self.message, self.field)
+        response.headers.update(self.headers)
+        return response, status
 
 
 def not_found(what: str) -> ApiError:
@@ -67,7 +74,7 @@ _HTTP_CODES = {
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def _api_error(error: ApiError):
-        return error_response(error.status, error.code, error.message, error.field)
+        return error.response()
 
     @app.errorhandler(ValidationError)
     def _validation_error(error: ValidationError):

@@ -1,49 +1,80 @@
-"""Rate limits per client (Flask-Limiter): failed workspace keys, and the OAuth handoff's pages.
+"""Rate limits per client (Flask-Limiter and its `limits`): failed workspace keys, and the OAuth handoff's pages.
 
 Only *failed* key attempts count against a client, so a busy task pane never trips the limit; once a client
 has spent its failures, every API call from it answers 429 until the window moves on. The OAuth pages count
 every request: they are few per sign-in. Counters live in memory in the embedded default (one process) and
 in Redis when `REDIS_URL` is set, so that every worker of a deployment sees the same ones.
+
+The failed-key limit is checked by `authenticate()` itself, with the limiter's own strategy and storage: every
+API request passes it, and Flask-Limiter's per-request resolution of which limits apply cost a kept answer a
+fifth of its time (benchmarks/api_load.py). The sign-in pages keep Flask-Limiter's decorator.
 """
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
-from flask import Blueprint, Flask, Response
+from flask import Blueprint, Flask, current_app, request
 from flask_limiter import Limiter, RateLimitExceeded
 from flask_limiter.util import get_remote_address
+from limits import RateLimitItem, parse_many
 
 from server.config import Settings
-from server.errors import error_response
+from server.errors import ApiError
 
 EXTENSION = "ledgerpane_limiter"
+FAILED_KEYS = "ledgerpane_failed_keys"
 
 
-def _refused_key(response: Response) -> bool:
-    return response.status_code == 401
+@dataclass(frozen=True)
+class FailedKeys:
+    """The failed-key limits ("10 per minute; 50 per hour") and the limiter whose strategy and storage count."""
+
+    limiter: Limiter
+    limits: list[RateLimitItem]
+
+    def refuse_if_spent(self) -> None:
+        """429 if this client has spent a window's failures: checked before the key is, so a guess that happens
+        to be right is refused like the rest."""
+        client = self._client()
+        for limit in self.limits:
+            if not self.limiter.limiter.test(limit, *client):
+                reset = self.limiter.limiter.get_window_stats(limit, *client).reset_time
+                raise too_many("Too many requests with a wrong workspace key.", reset)
+
+    def count_failure(self) -> None:
+        client = self._client()
+        for limit in self.limits:
+            self.limiter.limiter.hit(limit, *client)
+
+    def _client(self) -> tuple[str, str, str]:
+        return "ledgerpane", "failed-keys", get_remote_address()
 
 
-def install_rate_limits(app: Flask, settings: Settings, api: list[Blueprint], oauth: Blueprint) -> Limiter:
-    """Call before the app registers its own before_request hooks: the limit is checked before a key is."""
+def too_many(message: str, reset_at: float) -> ApiError:
+    """A JSON 429 that says, and sends as Retry-After, the whole seconds until the window moves on."""
+    wait = max(1, round(reset_at - time.time()))
+    return ApiError(429, "too_many_requests", f"{message} Try again in {wait} seconds.",
+                    headers={"Retry-After": str(wait)})
+
+
+def failed_keys() -> FailedKeys:
+    return current_app.extensions[FAILED_KEYS]
+
+
+def install_rate_limits(app: Flask, settings: Settings, oauth: Blueprint) -> Limiter:
     limiter = Limiter(get_remote_address, app=app, storage_uri=settings.redis_url or "memory://",
                       key_prefix="ledgerpane", strategy="fixed-window", headers_enabled=False)
-    failed_keys = limiter.shared_limit(settings.rate_limit_failed_keys, scope="failed-keys",
-                                       deduct_when=_refused_key,
-                                       error_message="Too many requests with a wrong workspace key.")
-    for blueprint in api:
-        failed_keys(blueprint)
     limiter.shared_limit(settings.rate_limit_oauth, scope="oauth",
                          error_message="Too many sign-in attempts.")(oauth)
+    # Flask-Limiter looks at the sign-in pages alone; the API's failed keys are counted by `authenticate()`.
+    limiter.request_filter(lambda: request.blueprint != oauth.name)
     app.extensions[EXTENSION] = limiter
+    app.extensions[FAILED_KEYS] = FailedKeys(limiter, parse_many(settings.rate_limit_failed_keys))
 
     @app.errorhandler(RateLimitExceeded)
     def _too_many(error: RateLimitExceeded):
         current = limiter.current_limit
-        wait = max(1, round(current.reset_at - time.time())) if current else 60
-        response, status = error_response(
-            429, "too_many_requests", f"{error.description} Try again in {wait} seconds.")
-        response.status_code = status
-        response.headers["Retry-After"] = str(wait)
-        return response
+        return too_many(error.description, current.reset_at if current else time.time() + 60).response()
 
     return limiter

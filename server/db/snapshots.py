@@ -29,9 +29,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import psycopg
 from flask import current_app, g, request
 from sqlalchemy import Engine
-from sqlalchemy.exc import DBAPIError
 
 from server.db.models import utcnow
 
@@ -92,15 +92,20 @@ def snapshot() -> str | None:
 def read_snapshot(engine: Engine) -> str:
     try:
         return _read(engine)
-    except DBAPIError as error:
-        if not error.connection_invalidated:
-            raise
+    except psycopg.OperationalError:
         return _read(engine)  # the connection had been dropped (a database restart): once more, on a new one
 
 
 def _read(engine: Engine) -> str:
-    with engine.connect() as connection:
-        return connection.exec_driver_sql("SELECT pg_current_snapshot()::text").scalar_one()
+    # On the driver's connection: SQLAlchemy's statement and result machinery cost more than the round trip.
+    connection = engine.raw_connection()
+    try:
+        return connection.driver_connection.execute("SELECT pg_current_snapshot()::text").fetchone()[0]
+    except psycopg.OperationalError:
+        connection.invalidate()  # not back into the pool
+        raise
+    finally:
+        connection.close()
 
 
 def kept(kind: str) -> Kept:

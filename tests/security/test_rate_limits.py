@@ -50,6 +50,13 @@ def test_only_failures_count(limited_app, workspace):
     assert user.get("/api/v1/workspace", headers=WRONG).status_code == 401
 
 
+def test_a_request_without_a_key_is_a_failure_too(limited_app, workspace):
+    prober = from_address(limited_app, "203.0.113.12")
+    assert [prober.get("/api/v1/connections").status_code for _ in range(2)] == [401, 401]
+    assert prober.get("/api/v1/workspace", headers=WRONG).status_code == 401
+    assert_limited(prober.get("/api/v1/workspace", headers=workspace.admin()))
+
+
 def test_the_sign_in_pages_are_limited_per_client(limited_app):
     dialog = from_address(limited_app, "203.0.113.10")
     assert [dialog.get("/oauth/start/1?handoff=x").status_code for _ in range(2)] == [404, 404]
