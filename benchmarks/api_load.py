@@ -4,6 +4,7 @@ Prints requests/s, p50, p99 and errors, overall and per kind of request (goal: p
 
     .venv/bin/python -m benchmarks.api_load                  # PostgreSQL at TEST_DATABASE_URL or 127.0.0.1:5432/test
     .venv/bin/python -m benchmarks.api_load --clients 50 --seconds 30 --interval 1 --explain
+    .venv/bin/python -m benchmarks.api_load --redis ''            # no Redis: each worker keeps its own answers
 
 The requests are the task pane's own (the list as it polls it, 25 a page until the user asks for more; the log as
 it shows it, 50 a page, and its next pages by cursor). Three runs:
@@ -53,6 +54,7 @@ from server.db.engine import make_engine, make_sessionmaker, transaction, upgrad
 from server.db.models import Account, Connection, Entity, LogEvent, RefreshRun, utcnow
 
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 REPO = Path(__file__).resolve().parents[1]
 DATA_TYPES = ("accounts", "dimensions", "journals", "trial_balance", "currencies")
 
@@ -111,6 +113,15 @@ def seed(url: str, connections: int, events: int) -> tuple[str, list[int]]:
     return key, ids
 
 
+def reachable(redis_url: str) -> bool:
+    import redis
+
+    try:
+        return bool(redis.Redis.from_url(redis_url, socket_connect_timeout=2).ping())
+    except redis.RedisError:
+        return False
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -166,9 +177,11 @@ def settle(pid: int, quiet: float = 0.05) -> None:
             return
 
 
-def start_gunicorn(url: str, workers: int, port: int, var_dir: str, application_name: str) -> subprocess.Popen:
-    """The production web service, as the README starts it (`ledgerpane web`: gunicorn)."""
-    env = {**os.environ, "DATABASE_URL": f"{url}&application_name={application_name}",
+def start_gunicorn(url: str, workers: int, port: int, var_dir: str, application_name: str,
+                   redis_url: str = "") -> subprocess.Popen:
+    """The production web service, as the README starts it (`ledgerpane web`: gunicorn), with Redis if given (the
+    rate limits' counters, and the kept answers shared by the workers)."""
+    env = {**os.environ, "DATABASE_URL": f"{url}&application_name={application_name}", "REDIS_URL": redis_url,
            "LEDGERPANE_SANDBOX": "false", "LEDGERPANE_VAR_DIR": var_dir, "LEDGERPANE_SCHEDULER": "off",
            "LEDGERPANE_LOG_LEVEL": "WARNING", "LEDGERPANE_PUBLIC_URL": f"http://127.0.0.1:{port}",
            "GUNICORN_CMD_ARGS": "--log-level warning"}
@@ -294,7 +307,9 @@ async def saturation(port: int, key: str, clients: int, seconds: float, mix: lis
     latencies: dict[str, list[float]] = defaultdict(list)
     errors: dict[str, int] = defaultdict(int)
     statuses: dict[str, int] = defaultdict(int)  # of the errors: an HTTP status, or what broke the connection
-    stop = time.perf_counter() + seconds
+    windows: dict[int, list[float]] = defaultdict(list)  # latencies by when the request went out
+    began = time.perf_counter()
+    stop = began + seconds
 
     async def client(number: int) -> None:
         position = number * 37
@@ -309,13 +324,17 @@ async def saturation(port: int, key: str, clients: int, seconds: float, mix: lis
                 statuses[type(error).__name__] += 1
                 continue
             latencies[kind].append(time.perf_counter() - started)
+            windows[int((started - began) // WINDOW)].append(latencies[kind][-1])
             if status != 200:
                 errors[kind] += 1
                 statuses[str(status)] += 1
 
-    began = time.perf_counter()
     await asyncio.gather(*(client(n) for n in range(clients)))
-    return {"latencies": latencies, "errors": errors, "statuses": statuses, "elapsed": time.perf_counter() - began}
+    return {"latencies": latencies, "errors": errors, "statuses": statuses, "elapsed": time.perf_counter() - began,
+            "windows": [windows[n] for n in sorted(windows)]}
+
+
+WINDOW = 5.0  # seconds: the saturation run's p99 is also printed per window, to show where its tail comes from
 
 
 def generate(how: str, *args) -> dict:
@@ -344,6 +363,9 @@ def report(result: dict) -> None:
     p99 = percentile(everything, 0.99)
     by_status = f" by status: {dict(result['statuses'])}" if errors else ""
     print(f"goal p99 < 100 ms: {'met' if p99 < 100 else 'missed'} ({p99:.0f} ms); errors: {errors}{by_status}")
+    if result.get("windows"):
+        print(f"p99 by {WINDOW:g} s window (ms): "
+              + ", ".join(f"{percentile(values, 0.99):.0f}" for values in result["windows"]))
 
 
 def explain(url: str, key: str, connection_id: int) -> None:
@@ -387,6 +409,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--interval", type=float, default=1.0, help="panes: mean seconds between a client's requests")
     parser.add_argument("--explain", action="store_true", help="print the plans of the endpoints' queries")
+    parser.add_argument("--redis", default=REDIS_URL, help="REDIS_URL for the service, as a deployment of several "
+                                                           "workers has it; '' for none")
     options = parser.parse_args()
 
     schema = f"bench_{uuid.uuid4().hex[:12]}"
@@ -404,7 +428,9 @@ def main() -> None:
             explain(url, key, connection_ids[0])
         port = free_port()
         with tempfile.TemporaryDirectory() as var_dir:
-            server = start_gunicorn(url, options.workers, port, var_dir, schema)
+            redis_url = options.redis if options.redis and reachable(options.redis) else ""
+            print(f"Redis: {redis_url or 'none'} (with Redis the workers share their kept answers)")
+            server = start_gunicorn(url, options.workers, port, var_dir, schema, redis_url)
             deadline = time.monotonic() + 120
             while True:
                 try:

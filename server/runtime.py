@@ -17,6 +17,7 @@ from server.connectors.framework.budgets import ProcessBudgets, SharedBudgets
 from server.connectors.framework.http import default_client
 from server.db.engine import make_engine, make_sessionmaker, make_snapshot_engine
 from server.db.models import Connection
+from server.db.snapshots import Shared
 
 
 class JobQueue(Protocol):
@@ -37,6 +38,9 @@ class Runtime:
         self.settings = settings
         self.engine = make_engine(settings.effective_database_url)
         self.snapshot_engine = make_snapshot_engine(self.engine)  # PostgreSQL only (server/db/snapshots.py)
+        # The workers share the list's and the log's kept answers through Redis, if there is one.
+        self.shared_answers = (Shared(settings.redis_url, self.engine)
+                               if settings.redis_url and self.snapshot_engine is not None else None)
         self.sessions = make_sessionmaker(self.engine)
         self.vault = Vault(load_cipher(settings), self.sessions, lambda connection: self.connector_for(connection).auth)
         self._budgets = shared_budgets(settings)
@@ -59,6 +63,8 @@ class Runtime:
         self._budgets.close()
         if self.snapshot_engine is not None:
             self.snapshot_engine.dispose()
+        if self.shared_answers is not None:
+            self.shared_answers.close()
         self.engine.dispose()
 
 

@@ -11,43 +11,64 @@ fifth of its time (benchmarks/api_load.py). The sign-in pages keep Flask-Limiter
 """
 from __future__ import annotations
 
+import logging
 import time
-from dataclasses import dataclass
+from typing import Any
 
 from flask import Blueprint, Flask, current_app, request
 from flask_limiter import Limiter, RateLimitExceeded
 from flask_limiter.util import get_remote_address
 from limits import RateLimitItem, parse_many
+from limits.errors import StorageError
+from limits.storage import MemoryStorage
+from limits.strategies import FixedWindowRateLimiter
 
 from server.config import Settings
 from server.errors import ApiError
 
 EXTENSION = "ledgerpane_limiter"
 FAILED_KEYS = "ledgerpane_failed_keys"
+log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
 class FailedKeys:
-    """The failed-key limits ("10 per minute; 50 per hour") and the limiter whose strategy and storage count."""
+    """The failed-key limits ("10 per minute; 50 per hour"), counted in the limiter's storage. While that storage
+    (Redis) is unreachable they are counted in this process's memory instead, as Flask-Limiter's own fallback
+    does for the sign-in pages: still limited, per worker, and never a 500."""
 
-    limiter: Limiter
-    limits: list[RateLimitItem]
+    RETRY_AFTER = 30.0  # seconds before an unreachable storage is tried again
+
+    def __init__(self, limiter: Limiter, spec: str) -> None:
+        self.limiter = limiter
+        self.limits = parse_many(spec)
+        self._fallback = FixedWindowRateLimiter(MemoryStorage())
+        self._away_until = 0.0
 
     def refuse_if_spent(self) -> None:
         """429 if this client has spent a window's failures: checked before the key is, so a guess that happens
         to be right is refused like the rest."""
         client = self._client()
         for limit in self.limits:
-            if not self.limiter.limiter.test(limit, *client):
-                reset = self.limiter.limiter.get_window_stats(limit, *client).reset_time
+            if not self._count("test", limit, client):
+                reset = self._count("get_window_stats", limit, client).reset_time
                 raise too_many("Too many requests with a wrong workspace key.", reset)
 
     def count_failure(self) -> None:
         client = self._client()
         for limit in self.limits:
-            self.limiter.limiter.hit(limit, *client)
+            self._count("hit", limit, client)
 
-    def _client(self) -> tuple[str, str, str]:
+    def _count(self, how: str, limit: RateLimitItem, client: tuple[str, ...]) -> Any:
+        if time.monotonic() >= self._away_until:
+            try:
+                return getattr(self.limiter.limiter, how)(limit, *client)
+            except StorageError as error:
+                log.warning("failed keys counted in memory for %.0f s: the limiter's storage is unreachable (%s)",
+                            self.RETRY_AFTER, type(error.storage_error).__name__)
+                self._away_until = time.monotonic() + self.RETRY_AFTER
+        return getattr(self._fallback, how)(limit, *client)
+
+    def _client(self) -> tuple[str, ...]:
         return "ledgerpane", "failed-keys", get_remote_address()
 
 
@@ -64,13 +85,14 @@ def failed_keys() -> FailedKeys:
 
 def install_rate_limits(app: Flask, settings: Settings, oauth: Blueprint) -> Limiter:
     limiter = Limiter(get_remote_address, app=app, storage_uri=settings.redis_url or "memory://",
+                      storage_options={"wrap_exceptions": True}, in_memory_fallback_enabled=True,
                       key_prefix="ledgerpane", strategy="fixed-window", headers_enabled=False)
     limiter.shared_limit(settings.rate_limit_oauth, scope="oauth",
                          error_message="Too many sign-in attempts.")(oauth)
     # Flask-Limiter looks at the sign-in pages alone; the API's failed keys are counted by `authenticate()`.
     limiter.request_filter(lambda: request.blueprint != oauth.name)
     app.extensions[EXTENSION] = limiter
-    app.extensions[FAILED_KEYS] = FailedKeys(limiter, parse_many(settings.rate_limit_failed_keys))
+    app.extensions[FAILED_KEYS] = FailedKeys(limiter, settings.rate_limit_failed_keys)
 
     @app.errorhandler(RateLimitExceeded)
     def _too_many(error: RateLimitExceeded):

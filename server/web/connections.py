@@ -306,7 +306,7 @@ def list_connections(query: ConnectionQuery):
     caller = current_caller()
     # Every open pane polls this: while the database is unchanged, the page is given again (server/db/snapshots.py).
     page = remembered("connections", (caller.workspace_id, caller.role, request.query_string),
-                      lambda: _list_page(query), max_age=LIST_AGE)
+                      lambda: _list_page(query), max_age=LIST_AGE, shared=True)
     return Response(page, mimetype="application/json")
 
 

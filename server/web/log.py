@@ -145,7 +145,7 @@ def list_events(query: LogQuery):
     caller = current_caller()
     # Open panes ask for the same first page: while the database is unchanged it is given again (no clock in it).
     page = remembered("log", (caller.workspace_id, caller.role, request.query_string), lambda: _log_page(query),
-                      max_age=None)
+                      max_age=None, shared=True)
     return Response(page, mimetype="application/json")
 
 

@@ -97,3 +97,21 @@ def test_workers_share_their_counters_through_redis(db, tmp_path, workspace, red
         redis.Redis.from_url(redis_url).delete(*redis.Redis.from_url(redis_url).keys(f"*{address}*") or ["-"])
         first.extensions["ledgerpane"].close()
         second.extensions["ledgerpane"].close()
+
+
+def test_with_redis_unreachable_keys_are_still_limited_and_nothing_fails(db, tmp_path, workspace, caplog):
+    """The counters fall back to the worker's memory: no 500, and a guesser is still stopped."""
+    app = create_app({"database_url": db.url, "var_dir": tmp_path, "sandbox": False,
+                      "redis_url": "redis://127.0.0.1:1/0", "rate_limit_failed_keys": "3 per hour",
+                      "rate_limit_oauth": "2 per hour"})  # nothing listens at port 1
+    try:
+        guesser = from_address(app, "203.0.113.20")
+        assert guesser.get("/api/v1/workspace", headers=workspace.admin()).status_code == 200
+        assert [guesser.get("/api/v1/workspace", headers=WRONG).status_code for _ in range(3)] == [401] * 3
+        assert_limited(guesser.get("/api/v1/workspace", headers=workspace.admin()))
+        assert "failed keys counted in memory" in caplog.text
+        dialog = from_address(app, "203.0.113.21")
+        assert [dialog.get("/oauth/start/1?handoff=x").status_code for _ in range(2)] == [404, 404]
+        assert_limited(dialog.get("/oauth/start/1?handoff=x"))
+    finally:
+        app.extensions["ledgerpane"].close()

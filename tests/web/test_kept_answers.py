@@ -5,8 +5,10 @@ import itertools
 from datetime import timedelta
 
 import pytest
+import redis
 from sqlalchemy import event, insert, text, update
 
+from server.app import create_app
 from server.db import snapshots
 from server.db.models import Connection, LogEvent, WorkspaceKey, utcnow
 from tests.support.listing import add_connections, statements
@@ -172,3 +174,85 @@ def test_a_snapshot_connection_the_database_dropped_is_replaced(db, app, client,
     assert client.get(LIST, headers=listed.admin()).status_code == 200
     with snapshot_engine.connect() as connection:
         assert connection.exec_driver_sql("SELECT pg_backend_pid()").scalar_one() != backend
+
+
+@pytest.fixture
+def redis_url():
+    url = "redis://127.0.0.1:6379/0"
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+    except redis.RedisError:
+        pytest.skip("no Redis at 127.0.0.1:6379")
+    return url
+
+
+@pytest.fixture
+def workers(db, tmp_path, redis_url):
+    """Two workers of one deployment, sharing a Redis."""
+    postgresql_only(db)
+    made = [create_app({"database_url": db.url, "var_dir": tmp_path, "sandbox": False, "redis_url": redis_url})
+            for _ in range(2)]
+    yield made
+    for app in made:
+        app.extensions["ledgerpane"].close()
+
+
+def test_the_workers_share_their_answers_through_redis(workers, listed, taken):
+    first, second = workers
+    for _ in range(100):
+        worked_out = first.test_client().get(LIST, headers=listed.admin())
+        before = taken[-1]
+        with statements(second) as seen:
+            taken_over = second.test_client().get(LIST, headers=listed.admin())
+        if taken[-1] == before:
+            assert seen == [] and taken_over.data == worked_out.data
+            return
+    pytest.fail("another test committed between every pair of requests")
+
+
+def test_a_shared_answer_is_not_taken_once_the_database_changed(db, workers, listed):
+    first, second = workers
+    assert first.test_client().get(LIST, headers=listed.admin()).status_code == 200
+    rename_first(db, "Aardvark Trading")
+    assert second.test_client().get(LIST, headers=listed.admin()).get_json()["items"][0]["name"] == "Aardvark Trading"
+
+
+def test_a_shared_answer_stays_in_its_role_and_its_database(db, tmp_path, workers, listed, redis_url):
+    first, _ = workers
+    as_admin = first.test_client().get(LIST, headers=listed.admin()).get_json()["items"]
+    as_member = workers[1].test_client().get(LIST, headers=listed.member()).get_json()["items"]
+    assert "delete" in as_admin[0]["actions"] and "delete" not in as_member[0]["actions"]
+    # Another deployment's database on the same server has equal snapshots: its names in Redis are its own.
+    elsewhere = create_app({"database_url": db.url + ("&" if "?" in db.url else "?") + "application_name=elsewhere",
+                            "var_dir": tmp_path, "sandbox": False, "redis_url": redis_url})
+    try:
+        assert (elsewhere.extensions["ledgerpane"].shared_answers.prefix
+                != first.extensions["ledgerpane"].shared_answers.prefix)
+    finally:
+        elsewhere.extensions["ledgerpane"].close()
+
+
+def test_without_redis_each_worker_works_its_answers_out(db, tmp_path, listed, caplog):
+    postgresql_only(db)
+    app = create_app({"database_url": db.url, "var_dir": tmp_path, "sandbox": False,
+                      "redis_url": "redis://127.0.0.1:1/0"})  # nothing listens there
+    try:
+        client = app.test_client()
+        first = client.get(LIST, headers=listed.admin())
+        assert first.status_code == 200 and len(first.get_json()["items"]) == 5
+        rename_first(db, "Aardvark Trading")
+        assert client.get(LIST, headers=listed.admin()).get_json()["items"][0]["name"] == "Aardvark Trading"
+        assert "kept answers not shared" in caplog.text
+    finally:
+        app.extensions["ledgerpane"].close()
+
+
+def test_answers_worked_out_together_are_not_all_worked_out_again_together(db, app, monkeypatch):
+    """Each is kept between half its age and its age, so their ends are spread rather than one burst."""
+    postgresql_only(db)
+    monkeypatch.setattr(snapshots, "clock", lambda: 1000.0)
+    with app.test_request_context("/", method="GET"):
+        for page in range(50):
+            snapshots.remembered("test", page, lambda: "a page", max_age=60)
+        ends = [until - 1000.0 for _, until, _ in snapshots.kept("test")._values.values()]
+    assert len(ends) == 50 and all(30 <= end <= 60 for end in ends) and max(ends) - min(ends) > 10
