@@ -167,12 +167,15 @@ def _log_page(query: LogQuery) -> str:
         after = [LogEvent.created_at <= query.cursor.created_at,
                  or_(LogEvent.created_at < query.cursor.created_at,
                      and_(LogEvent.created_at == query.cursor.created_at, LogEvent.id < query.cursor.id))]
-    rows = session.execute(
+    result = session.execute(
         select(*EVENT_COLUMNS, Connection.name.label("connection_name"), Entity.name.label("entity_name"))
         .join(Connection, Connection.id == LogEvent.connection_id)
         .outerjoin(Entity, Entity.id == LogEvent.entity_id).where(*where, *after)
         .order_by(LogEvent.created_at.desc(), LogEvent.id.desc())
-        .offset((query.page - 1) * query.per_page).limit(query.per_page + 1)).mappings().all()
+        .offset((query.page - 1) * query.per_page).limit(query.per_page + 1))
+    names = list(result.keys())
+    # Plain dicts: pydantic reads a row mapping's fields one by one through Python (a fifth of a page's time).
+    rows = [dict(zip(names, row, strict=True)) for row in result]
     more = len(rows) > query.per_page
     rows = rows[:query.per_page]
     if query.page == 1 and query.cursor is None and not more:
