@@ -11,12 +11,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis
 from sqlalchemy import text
 
 from server.app import create_app
 from server.db.engine import make_engine, make_sessionmaker, upgrade
 from server.db.models import Base
-from tests.support.database import BACKENDS, Database, SeededWorkspace, fresh_database_url, seed_workspace
+from tests.support.database import BACKENDS, REDIS_URL, Database, SeededWorkspace, fresh_database_url, seed_workspace
 from tests.support.live import LiveServer, serving
 
 # The provider emulator on a real port (sandbox_server, sandbox) and a user's way through it (journey).
@@ -95,3 +96,13 @@ def other_workspace(db: Database, workspace: SeededWorkspace) -> SeededWorkspace
 def live_server(tmp_path: Path) -> Iterator[LiveServer]:
     with serving(tmp_path) as server:
         yield server
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """The Redis the tests share (REDIS_URL, else 127.0.0.1:6379); the test is skipped where there is none."""
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
+    except redis.RedisError:
+        pytest.skip(f"no Redis at {REDIS_URL}")
+    return REDIS_URL

@@ -11,9 +11,8 @@ from server.connectors.framework.budgets import AppLimitedLimiter, ProcessBudget
 from server.connectors.framework.http import HttpClient, RateLimits, TenantLimiter, default_client
 from server.runtime import Runtime
 from tests.support.budget_load import Load, push_from_processes
+from tests.support.database import REDIS_URL
 from tests.support.scripted_server import VirtualClock
-
-REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
 @pytest.fixture

@@ -71,16 +71,6 @@ def test_every_operation_documents_429_with_retry_after(client):
             assert "Retry-After" in operation["responses"]["429"]["headers"], f"{method} {path}"
 
 
-@pytest.fixture
-def redis_url():
-    url = "redis://127.0.0.1:6379/0"
-    try:
-        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
-    except redis.RedisError:
-        pytest.skip("no Redis at 127.0.0.1:6379")
-    return url
-
-
 def test_workers_share_their_counters_through_redis(db, tmp_path, workspace, redis_url):
     config = {"database_url": db.url, "var_dir": tmp_path, "sandbox": False, "redis_url": redis_url,
               "rate_limit_failed_keys": "3 per hour"}

@@ -17,6 +17,7 @@ from server.db.models import Role
 
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "")
 BACKENDS = ["sqlite", "postgresql"] if POSTGRES_URL else ["sqlite"]
+REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")  # shared by the tests that need one
 
 
 @dataclass

@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.support.database import REDIS_URL
 from tests.support.journey import ORIGIN
 
 # Quick to notice a dead worker and to try a held run again, so tests wait seconds, not minutes.
@@ -27,7 +28,6 @@ class WorkerProcess:
         return self.output.read_text(errors="replace")
 
 
-REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 def worker_env(db, provider, directory: Path, **environment: str) -> dict[str, str]:

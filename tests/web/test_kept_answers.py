@@ -5,7 +5,6 @@ import itertools
 from datetime import timedelta
 
 import pytest
-import redis
 from sqlalchemy import event, insert, text, update
 
 from server.app import create_app
@@ -174,16 +173,6 @@ def test_a_snapshot_connection_the_database_dropped_is_replaced(db, app, client,
     assert client.get(LIST, headers=listed.admin()).status_code == 200
     with snapshot_engine.connect() as connection:
         assert connection.exec_driver_sql("SELECT pg_backend_pid()").scalar_one() != backend
-
-
-@pytest.fixture
-def redis_url():
-    url = "redis://127.0.0.1:6379/0"
-    try:
-        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
-    except redis.RedisError:
-        pytest.skip("no Redis at 127.0.0.1:6379")
-    return url
 
 
 @pytest.fixture
