@@ -11,7 +11,6 @@ fifth of its time (benchmarks/api_load.py). The sign-in pages keep Flask-Limiter
 """
 from __future__ import annotations
 
-import logging
 import time
 from typing import Any
 
@@ -25,10 +24,10 @@ from limits.strategies import FixedWindowRateLimiter
 
 from server.config import Settings
 from server.errors import ApiError
+from server.redis_outage import Outage
 
 EXTENSION = "ledgerpane_limiter"
 FAILED_KEYS = "ledgerpane_failed_keys"
-log = logging.getLogger(__name__)
 
 
 class FailedKeys:
@@ -36,13 +35,11 @@ class FailedKeys:
     (Redis) is unreachable they are counted in this process's memory instead, as Flask-Limiter's own fallback
     does for the sign-in pages: still limited, per worker, and never a 500."""
 
-    RETRY_AFTER = 30.0  # seconds before an unreachable storage is tried again
-
     def __init__(self, limiter: Limiter, spec: str) -> None:
         self.limiter = limiter
         self.limits = parse_many(spec)
         self._fallback = FixedWindowRateLimiter(MemoryStorage())
-        self._away_until = 0.0
+        self._outage = Outage((StorageError,), "failed keys counted in memory")
 
     def refuse_if_spent(self) -> None:
         """429 if this client has spent a window's failures: checked before the key is, so a guess that happens
@@ -59,14 +56,8 @@ class FailedKeys:
             self._count("hit", limit, client)
 
     def _count(self, how: str, limit: RateLimitItem, client: tuple[str, ...]) -> Any:
-        if time.monotonic() >= self._away_until:
-            try:
-                return getattr(self.limiter.limiter, how)(limit, *client)
-            except StorageError as error:
-                log.warning("failed keys counted in memory for %.0f s: the limiter's storage is unreachable (%s)",
-                            self.RETRY_AFTER, type(error.storage_error).__name__)
-                self._away_until = time.monotonic() + self.RETRY_AFTER
-        return getattr(self._fallback, how)(limit, *client)
+        return self._outage.call(lambda: getattr(self.limiter.limiter, how)(limit, *client),
+                                 lambda: getattr(self._fallback, how)(limit, *client))
 
     def _client(self) -> tuple[str, ...]:
         return "ledgerpane", "failed-keys", get_remote_address()

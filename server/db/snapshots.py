@@ -24,7 +24,6 @@ office, not fifty panes).
 from __future__ import annotations
 
 import hashlib
-import logging
 import math
 import random
 import threading
@@ -41,13 +40,13 @@ from flask import current_app, g, request
 from sqlalchemy import Engine
 
 from server.db.models import utcnow
+from server.redis_outage import Outage
 
 MAX_AGE = 10.0  # seconds
 LIST_AGE = 60.0
 SIZE = 512
 SHARED_AGE = 300.0  # an answer stays in Redis this long at most (its snapshot is usually gone far sooner)
 clock = time.monotonic
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -88,11 +87,9 @@ class Shared:
     it ends: given only to a request on the same snapshot, as the process's own are. Redis being away costs
     nothing but the sharing: the workers then work their answers out alone, and try Redis again a little later."""
 
-    RETRY_AFTER = 30.0  # seconds without trying an unreachable Redis
-
     def __init__(self, url: str, database: Engine) -> None:
         self.redis = redis.Redis.from_url(url, socket_timeout=0.25, socket_connect_timeout=0.25)
-        self._away_until = 0.0
+        self._outage = Outage((redis.RedisError,), "kept answers not shared")
         # A snapshot is the database server's, not one database's: answers about another database on the same
         # server (another deployment using this Redis) would be taken on an equal snapshot. Each database has its
         # own names.
@@ -123,14 +120,7 @@ class Shared:
         return self.prefix + kind + ":" + hashlib.sha256(repr(key).encode()).hexdigest()
 
     def _ask(self, command: Callable, *args, **options) -> Any:
-        if clock() < self._away_until:
-            return None
-        try:
-            return command(*args, **options)
-        except redis.RedisError as error:
-            log.warning("kept answers not shared for %.0f s: Redis %s", self.RETRY_AFTER, type(error).__name__)
-            self._away_until = clock() + self.RETRY_AFTER
-            return None
+        return self._outage.call(lambda: command(*args, **options), lambda: None)
 
 
 def snapshot() -> str | None:
