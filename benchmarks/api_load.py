@@ -1,5 +1,6 @@
-"""The API under load (issue 17): gunicorn with 2 workers on PostgreSQL, a workspace with 1,000 connections and
-100,000 integration-log events, and 50 clients on loopback asking for the Connections list and the log for 30 s.
+"""The API under load (issue 17): gunicorn with 2 workers on PostgreSQL (and Redis, if one answers), a workspace
+with 1,000 connections and 100,000 integration-log events, and 50 clients on loopback asking for the Connections
+list and the log for 30 s.
 Prints requests/s, p50, p99 and errors, overall and per kind of request (goal: p99 under 100 ms, no errors).
 
     .venv/bin/python -m benchmarks.api_load                  # PostgreSQL at TEST_DATABASE_URL or 127.0.0.1:5432/test
@@ -47,6 +48,7 @@ from collections import defaultdict
 from datetime import timedelta
 from pathlib import Path
 
+import redis
 from sqlalchemy import event, insert, text
 
 from server.access.workspaces import create_key, create_workspace
@@ -114,8 +116,6 @@ def seed(url: str, connections: int, events: int) -> tuple[str, list[int]]:
 
 
 def reachable(redis_url: str) -> bool:
-    import redis
-
     try:
         return bool(redis.Redis.from_url(redis_url, socket_connect_timeout=2).ping())
     except redis.RedisError:
