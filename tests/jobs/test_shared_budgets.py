@@ -51,15 +51,17 @@ def test_two_processes_never_hold_more_calls_at_once_than_the_tenant_allows(sand
 
 
 def test_two_processes_together_stay_inside_the_tenants_window(sandbox, namespace):
-    # The provider allows 11 calls a second here; each process would allow itself 8, two processes counting
-    # alone 16.
-    sandbox.admin("PUT", "/admin/rate-limits", {"perMinute": 11, "minuteSeconds": 1.0}, expect=200)
-    tenant, load = tenant_load(sandbox, namespace, RateLimits(per_window=8, window_seconds=1.0, concurrent=5),
-                               calls=24, threads=4)
+    # The provider allows 16 calls in 2 s here; each process would allow itself 10, two processes counting
+    # alone 20 (both start at once: 20 in the first window). The budget is counted when a call is let go and the
+    # provider counts it when it arrives; the 6 to spare cover a call held up between the two on a busy machine
+    # (with 8 of 11 in 1 s, a full run once saw 12).
+    sandbox.admin("PUT", "/admin/rate-limits", {"perMinute": 16, "minuteSeconds": 2.0}, expect=200)
+    tenant, load = tenant_load(sandbox, namespace, RateLimits(per_window=10, window_seconds=2.0, concurrent=5),
+                               calls=20, threads=4)
     seen = push_from_processes([load, load])
     assert [sorted(set(statuses)) for statuses in seen] == [["200"], ["200"]]
     stats = sandbox.admin("GET", f"/admin/tenants/{tenant}/stats", expect=200)
-    assert (stats["requests"], stats["served429"]) == (48, 0), stats["rateLimited"]
+    assert (stats["requests"], stats["served429"]) == (40, 0), stats["rateLimited"]
 
 
 def test_a_process_set_to_share_budgets_counts_every_provider_call_in_redis(db, tmp_path, namespace):
