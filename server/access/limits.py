@@ -1,18 +1,22 @@
 """Rate limits per client (Flask-Limiter and its `limits`): failed workspace keys, and the OAuth handoff's pages.
 
-Only *failed* key attempts count against a client, so a busy task pane never trips the limit; once a client
-has spent its failures, every API call from it answers 429 until the window moves on. The OAuth pages count
-every request: they are few per sign-in. Counters live in memory in the embedded default (one process) and
-in Redis when `REDIS_URL` is set, so that every worker of a deployment sees the same ones.
+Only *failed* key attempts count against a client, and only they are refused: once a client has spent its
+failures, a missing or wrong key answers 429 instead of 401 until the window moves on, while a key the service
+knows is still served. An office reaches us from one address, so refusing it all would let one misconfigured
+pane (or one colleague) lock everyone out; and a key is 32 random bytes, so refusing a right guess would protect
+nothing. It also keeps the counters off the path of every good request (two Redis round trips each, a fifth of
+a kept answer's time under load; benchmarks/api_load.py). The OAuth pages count every request: they are few per
+sign-in. Counters live in memory in the embedded default (one process) and in Redis when `REDIS_URL` is set, so
+that every worker of a deployment sees the same ones.
 
-The failed-key limit is checked by `authenticate()` itself, with the limiter's own strategy and storage: every
-API request passes it, and Flask-Limiter's per-request resolution of which limits apply cost a kept answer a
-fifth of its time (benchmarks/api_load.py). The sign-in pages keep Flask-Limiter's decorator.
+The failed-key limit is applied by `authenticate()` itself, with the limiter's own strategy and storage
+(Flask-Limiter's per-request resolution of which limits apply would run on every API request). The sign-in
+pages keep Flask-Limiter's decorator.
 """
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, NoReturn
 
 from flask import Blueprint, Flask, current_app, request
 from flask_limiter import Limiter, RateLimitExceeded
@@ -41,19 +45,17 @@ class FailedKeys:
         self._fallback = FixedWindowRateLimiter(MemoryStorage())
         self._outage = Outage((StorageError,), "failed keys counted in memory")
 
-    def refuse_if_spent(self) -> None:
-        """429 if this client has spent a window's failures: checked before the key is, so a guess that happens
-        to be right is refused like the rest."""
+    def refuse(self, error: ApiError) -> NoReturn:
+        """Raise `error` (a 401), counted against this client; or a 429 once it has spent a window's failures
+        (not counted: the window moves on as it would)."""
         client = self._client()
         for limit in self.limits:
             if not self._count("test", limit, client):
                 reset = self._count("get_window_stats", limit, client).reset_time
                 raise too_many("Too many requests with a wrong workspace key.", reset)
-
-    def count_failure(self) -> None:
-        client = self._client()
         for limit in self.limits:
             self._count("hit", limit, client)
+        raise error
 
     def _count(self, how: str, limit: RateLimitItem, client: tuple[str, ...]) -> Any:
         return self._outage.call(lambda: getattr(self.limiter.limiter, how)(limit, *client),
