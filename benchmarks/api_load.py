@@ -59,11 +59,12 @@ POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 REPO = Path(__file__).resolve().parents[1]
 DATA_TYPES = ("accounts", "dimensions", "journals", "trial_balance", "currencies")
+NIGHTLY_RUNS = [24 * day + 6 for day in range(29, -1, -1)]  # hours ago: a month of them, the newest last
 
 
 def seed(url: str, connections: int, events: int) -> tuple[str, list[int]]:
-    """A workspace as a large customer has it: connections live with two entities, a chart and a last run each, and
-    a log spread over the last 90 days. Returns the admin's key and the connection ids."""
+    """A workspace as a large customer has it: connections live with two entities, a chart and a month of nightly
+    runs each, and a log spread over the last 90 days. Returns the admin's key and the connection ids."""
     engine = make_engine(url)
     upgrade(engine)
     sessions = make_sessionmaker(engine)
@@ -90,7 +91,7 @@ def seed(url: str, connections: int, events: int) -> tuple[str, list[int]]:
             {"workspace_id": workspace_id, "connection_id": c, "trigger": "scheduled", "status": "succeeded",
              "queued_at": now - timedelta(hours=h), "started_at": now - timedelta(hours=h),
              "finished_at": now - timedelta(hours=h) + timedelta(seconds=40), "progress": {"pages": 3}}
-            for c in ids for h in (30, 6)]))
+            for c in ids for h in NIGHTLY_RUNS]))
         run_of = {c: r for r, c in runs}
         entity_list = [(e, c) for e, c in entities]
         for start in range(0, events, 20_000):

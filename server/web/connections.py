@@ -293,8 +293,9 @@ def _sort_column(sort: str):
                 .scalar_subquery())
     if sort == "accounts":
         return _account_count()
-    if sort == "last_run_at":
-        return select(func.max(RefreshRun.queued_at)).where(RefreshRun.connection_id == Connection.id).scalar_subquery()
+    if sort == "last_run_at":  # the newest run, the one the list shows: one step down an index, however many runs
+        return (select(RefreshRun.queued_at).where(RefreshRun.connection_id == Connection.id)
+                .order_by(RefreshRun.id.desc()).limit(1).scalar_subquery())
     if sort == "schedule":  # by local time of day, as the list shows it
         return Connection.schedule_minute
     return getattr(Connection, sort)
