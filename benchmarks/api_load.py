@@ -25,7 +25,9 @@ it shows it, 50 a page, and its next pages by cursor). Three runs:
 Each run starts when gunicorn has finished the last one's queue. The load generator runs in a process of its
 own (asyncio streams, one connection per request as gunicorn's sync workers close them) and prints the CPU it
 used, beside the CPU per request of gunicorn (`ledgerpane web`) and of the PostgreSQL backends serving it: on a
-shared machine these are the figures the neighbours do not move. `--explain` prints PostgreSQL's plans for the
+shared machine these are the figures the neighbours do not move. It runs on uvloop: on two cores its CPU is the
+server's, and a sync worker waits for the client to close each connection (gunicorn 27 lingers on close), so a
+slow client would be measured as a slow server. `--explain` prints PostgreSQL's plans for the
 list's and the log's queries on the seeded data.
 """
 from __future__ import annotations
@@ -49,6 +51,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import redis
+import uvloop
 from sqlalchemy import event, insert, text
 
 from server.access.workspaces import create_key, create_workspace
@@ -341,7 +344,7 @@ WINDOW = 5.0  # seconds: the saturation run's p99 is also printed per window, to
 def generate(how: str, *args) -> dict:
     """One run of the load generator, in its own process; returns the figures and the CPU it used."""
     started = time.process_time()
-    result = asyncio.run({"panes": panes, "saturation": saturation}[how](*args))
+    result = uvloop.run({"panes": panes, "saturation": saturation}[how](*args))
     result["cpu"] = time.process_time() - started
     return {**result, "latencies": dict(result["latencies"]), "errors": dict(result["errors"]),
             "statuses": dict(result["statuses"])}
