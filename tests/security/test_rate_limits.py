@@ -39,7 +39,7 @@ def test_wrong_keys_are_limited_per_client(limited_app, workspace):
     assert_limited(guesser.get("/api/v1/workspace", headers=WRONG))
     # A key the service knows is still served: an office behind one address is not locked out by one bad pane.
     assert guesser.get("/api/v1/connections", headers=workspace.admin()).status_code == 200
-    assert_limited(guesser.get("/api/v1/connections"))  # nor is a missing key looked at any more
+    assert_limited(guesser.get("/api/v1/connections"))  # while a missing key is refused
     other = from_address(limited_app, "203.0.113.8")
     assert other.get("/api/v1/workspace", headers=workspace.admin()).status_code == 200
     assert other.get("/api/v1/workspace", headers=WRONG).status_code == 401
