@@ -47,14 +47,14 @@ def authenticate() -> None:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        failed_keys().refuse(
+        raise failed_keys().refusal(
             ApiError(401, "unauthenticated", "Send your workspace key as `Authorization: Bearer <key>`."))
     session, token = request_session(), token.strip()
     # While the database is unchanged the key means the same caller (server/db/snapshots.py); kept at most
     # MAX_AGE, so a key's last use is still noted.
     caller = remembered("callers", hash_key(token), lambda: _recognised(session, token))
     if caller is None:
-        failed_keys().refuse(
+        raise failed_keys().refusal(
             ApiError(401, "invalid_key", "That workspace key is not valid (it may have been revoked)."))
     if session.dirty:
         session.commit()  # a key's last use, moved on every few minutes

@@ -16,7 +16,7 @@ pages keep Flask-Limiter's decorator.
 from __future__ import annotations
 
 import time
-from typing import Any, NoReturn
+from typing import Any
 
 from flask import Blueprint, Flask, current_app, request
 from flask_limiter import Limiter, RateLimitExceeded
@@ -45,17 +45,17 @@ class FailedKeys:
         self._fallback = FixedWindowRateLimiter(MemoryStorage())
         self._outage = Outage((StorageError,), "failed keys counted in memory")
 
-    def refuse(self, error: ApiError) -> NoReturn:
-        """Raise `error` (a 401), counted against this client; or a 429 once it has spent a window's failures
-        (not counted: the window moves on as it would)."""
+    def refusal(self, error: ApiError) -> ApiError:
+        """What to raise for a missing or wrong key: `error` (a 401), counted against this client; or a 429 once it
+        has spent a window's failures (not counted: the window moves on as it would)."""
         client = self._client()
         for limit in self.limits:
             if not self._count("test", limit, client):
                 reset = self._count("get_window_stats", limit, client).reset_time
-                raise too_many("Too many requests with a wrong workspace key.", reset)
+                return too_many("Too many requests with a wrong workspace key.", reset)
         for limit in self.limits:
             self._count("hit", limit, client)
-        raise error
+        return error
 
     def _count(self, how: str, limit: RateLimitItem, client: tuple[str, ...]) -> Any:
         return self._outage.call(lambda: getattr(self.limiter.limiter, how)(limit, *client),

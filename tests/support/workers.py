@@ -28,8 +28,6 @@ class WorkerProcess:
         return self.output.read_text(errors="replace")
 
 
-
-
 def worker_env(db, provider, directory: Path, **environment: str) -> dict[str, str]:
     """The environment of a worker on the test database, refreshing from the sandbox provider, its budgets shared
     in Redis (as workers need) under a namespace of the test's own (the keys expire by themselves)."""
