@@ -48,8 +48,19 @@ export function isRefreshing(connection) {
 // Each load is numbered: an answer that arrives after a newer load began (a poll still in flight when the user
 // re-sorts) is dropped, so the list never jumps back to what was asked before.
 let latestLoad = 0;
+// The query and moment of the last answer shown, for views that load the list as they open.
+let lastAnswer = { query: "", at: -Infinity };
+const FRESH_MS = 2000;
+
+// A page that shows the list loads it as it opens, unless the list was loaded a moment ago for the same search
+// and order: the workspace opening, or an action just done, has loaded it already.
+export function loadConnectionsUnlessFresh() {
+  const fresh = lastAnswer.query === JSON.stringify(state.query) && Date.now() - lastAnswer.at < FRESH_MS;
+  return fresh ? Promise.resolve() : loadConnections();
+}
 
 export async function loadConnections() {
+  const query = JSON.stringify(state.query);
   const { q, sort, order, shown } = state.query;
   const perPage = Math.min(shown, MAX_PER_PAGE);
   const pages = Array.from({ length: Math.ceil(shown / perPage) }, (_, index) => {
@@ -62,7 +73,10 @@ export async function loadConnections() {
   try {
     const answers = await Promise.all(pages.map((path) => getJson(path)));
     const connections = { items: answers.flatMap((answer) => answer.items).slice(0, shown), total: answers[0].total };
-    if (load === latestLoad) update({ connections });
+    if (load === latestLoad) {
+      lastAnswer = { query, at: Date.now() };
+      update({ connections });
+    }
   } catch (error) {
     if (load === latestLoad) throw error;  // an older load's failure is old news
   } finally {

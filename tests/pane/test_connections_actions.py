@@ -157,9 +157,9 @@ def test_an_open_menu_stays_open_while_the_list_polls(page, live_source):
     # the poll must therefore leave unchanged rows where they are (a full run once failed on this).
     page.clock.install()
     open_pane(page, live_source)
-    # The list view loads again as it opens. The fake clock also runs each request's deadline
-    # (AbortSignal.timeout), so a load still in flight when the clock jumps 25 s is aborted, and the next
-    # poll is then 20 real seconds away (CI failed on this once). Start from a quiet network.
+    # The fake clock also runs each request's deadline (AbortSignal.timeout), so a load still in flight when
+    # the clock jumps 25 s is aborted, and the next poll is then 20 real seconds away (CI failed on this once,
+    # when the list view loaded the list a second time as it opened). Start from a quiet network.
     page.wait_for_load_state("networkidle")
     row(page, "Acme UK").get_by_role("button", name="More actions for Acme UK").click()
     expect(page.get_by_role("menuitem", name="Sync accounts")).to_be_focused()

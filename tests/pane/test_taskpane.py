@@ -115,6 +115,43 @@ def test_connections_are_listed_with_provider_and_status(page, live_server):
     expect(page.get_by_text("No data sources yet.")).to_be_hidden()
 
 
+def list_requests(page) -> list[str]:
+    """The Connections list's requests from here on."""
+    asked: list[str] = []
+    page.on("request", lambda request: asked.append(request.url) if "/api/v1/connections?" in request.url else None)
+    return asked
+
+
+def test_opening_the_pane_asks_for_the_list_once(page, live_server):
+    add_connection(live_server, "Acme UK", "xero", ConnectionStatus.live)
+    asked = list_requests(page)
+    open_pane(page, live_server, live_server.key)
+    expect(page.get_by_role("list", name="Connections").get_by_role("listitem")).to_have_count(1)
+    page.wait_for_load_state("networkidle")
+
+    assert len(asked) == 1, asked
+
+    page.get_by_role("link", name="Log").click()  # the list was loaded a moment ago: the log's filter uses it
+    expect(page.get_by_role("heading", name="Integration log")).to_be_visible()
+    page.wait_for_load_state("networkidle")
+    assert len(asked) == 1, asked
+
+
+def test_a_page_opened_later_loads_the_list_again(page, live_server):
+    add_connection(live_server, "Acme UK", "xero", ConnectionStatus.live)
+    page.clock.install()
+    open_pane(page, live_server, live_server.key)
+    expect(page.get_by_role("list", name="Connections").get_by_role("listitem")).to_have_count(1)
+    page.wait_for_load_state("networkidle")
+    add_connection(live_server, "Acme US", "quickbooks", ConnectionStatus.live)
+    page.clock.fast_forward(5_000)  # past the moment the list counts as fresh, short of the next poll
+
+    page.get_by_role("link", name="Log").click()
+    page.get_by_role("link", name="Connections").click()
+
+    expect(page.get_by_role("list", name="Connections").get_by_role("listitem")).to_have_count(2)
+
+
 def test_add_data_source_lists_the_providers_the_service_offers(page, live_server_with_catalog):
     open_pane(page, live_server_with_catalog, live_server_with_catalog.key)
     expect(page.get_by_text("Choose Add data source to connect Demo company (Xero sandbox) or "

@@ -4,7 +4,9 @@
 import { actionBar } from "../actions.js";
 import { el, withTip } from "../dom.js";
 import { navigate } from "../router.js";
-import { getState, isRefreshing, LIST_STEP, loadConnections, subscribe, update } from "../store.js";
+import {
+  getState, isRefreshing, LIST_STEP, loadConnections, loadConnectionsUnlessFresh, subscribe, update,
+} from "../store.js";
 import { accountsLabel, ago, count, credentialsLabel, outcomeText, progressText, statusOf } from "../words.js";
 import { nextRunText, scheduleText } from "./schedule.js";
 
@@ -70,7 +72,7 @@ export function listView(container) {
   };
   draw(getState());
   const unsubscribe = subscribe(draw);
-  loadConnections().catch(() => {});
+  loadConnectionsUnlessFresh().catch(() => {});
   return () => {
     clearTimeout(searchTimer);
     unsubscribe();

@@ -4,7 +4,7 @@
 import { getJson } from "../api.js";
 import { el, withTip } from "../dom.js";
 import { navigate } from "../router.js";
-import { getState, loadConnections, subscribe } from "../store.js";
+import { getState, loadConnectionsUnlessFresh, subscribe } from "../store.js";
 import { ago, count, DATA_TYPES, EVENT_STATUS } from "../words.js";
 
 const EVENT_TONE = { succeeded: "good", failed: "bad", needs_attention: "warn", skipped: "" };
@@ -48,7 +48,7 @@ export function logView(container) {
   }
   fillConnections(getState());
   const unsubscribe = subscribe(fillConnections);
-  loadConnections().catch(() => {});
+  loadConnectionsUnlessFresh().catch(() => {});
   load().catch((error) => (summary.textContent = error.message));
   return unsubscribe;
 }
