@@ -126,15 +126,29 @@ def serve(host: str, port: int, threads: int) -> None:
                                                                          "core.")
 def web(host: str, port: int, workers: int) -> None:
     try:
-        from gunicorn.app.base import BaseApplication
+        service = gunicorn_service(host, port, workers)
     except ImportError:  # gunicorn is installed on Linux only (pyproject.toml)
         raise click.ClickException("gunicorn runs on Linux: use `ledgerpane serve` (waitress) here.") from None
+    freeze_startup_objects()  # the master's too: shared with the workers it forks, and quick to exit
+    service.run()
+
+
+# A sync worker is killed when one request takes longer than gunicorn's timeout (30 s of its own). An .xlsx of a
+# large workspace takes longer to build (about 7.7 s per 100,000 Actuals rows here), and the pane waits 120 s
+# for one (addin/taskpane/workbook/download.js).
+LONGEST_REQUEST_SECONDS = 150
+
+
+def gunicorn_service(host: str, port: int, workers: int):
+    """The web service as a gunicorn application: our settings, then any in GUNICORN_CMD_ARGS."""
+    from gunicorn.app.base import BaseApplication
 
     class WebService(BaseApplication):
         def load_config(self) -> None:
             # gunicorn 25+ opens an admin socket at one path per user, shared by every gunicorn there: none of ours.
             if "control_socket_disable" in self.cfg.settings:
                 self.cfg.set("control_socket_disable", True)
+            self.cfg.set("timeout", LONGEST_REQUEST_SECONDS)
             from_environment = self.cfg.parser().parse_args(self.cfg.get_cmd_args_from_env())
             for name, value in vars(from_environment).items():
                 if value is not None and name != "args":
@@ -150,8 +164,7 @@ def web(host: str, port: int, workers: int) -> None:
 
             return create_app()
 
-    freeze_startup_objects()  # the master's too: shared with the workers it forks, and quick to exit
-    WebService().run()
+    return WebService()
 
 
 def freeze_startup_objects() -> None:

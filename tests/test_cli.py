@@ -11,7 +11,7 @@ import pytest
 import requests
 from click.testing import CliRunner
 
-from server.cli import freeze_startup_objects, main
+from server.cli import LONGEST_REQUEST_SECONDS, freeze_startup_objects, gunicorn_service, main
 
 
 @pytest.fixture
@@ -111,6 +111,18 @@ def test_web_serves_the_api_from_gunicorn_workers_and_takes_gunicorn_settings(db
     finally:
         server.terminate()
         assert server.wait(timeout=30) == 0
+
+
+def test_web_lets_a_request_run_as_long_as_the_pane_waits_for_it(monkeypatch):
+    # gunicorn's own timeout (30 s) killed the worker building a 500,000-line .xlsx: the user got a 500.
+    pytest.importorskip("gunicorn")
+    pane = (Path(__file__).parents[1] / "addin/taskpane/workbook/download.js").read_text()
+    pane_waits = int(re.search(r"DOWNLOAD_DEADLINE_MS = (\d+);", pane).group(1)) / 1000
+    monkeypatch.delenv("GUNICORN_CMD_ARGS", raising=False)
+    assert gunicorn_service("127.0.0.1", 8000, 2).cfg.timeout == LONGEST_REQUEST_SECONDS > pane_waits
+
+    monkeypatch.setenv("GUNICORN_CMD_ARGS", "--timeout 45")
+    assert gunicorn_service("127.0.0.1", 8000, 2).cfg.timeout == 45, "the deployment's own setting wins"
 
 
 def test_a_serving_process_freezes_what_it_built_at_start():

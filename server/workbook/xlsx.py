@@ -7,6 +7,7 @@ saved (its low-memory mode cannot hold a table), about 360 MiB per 100,000 rows,
 """
 from __future__ import annotations
 
+import gc
 import re
 from datetime import datetime
 from typing import BinaryIO
@@ -27,6 +28,14 @@ def download_name(stamp: Stamp) -> str:
 
 
 def write_xlsx(workbook: Workbook, stamp: Stamp, target: BinaryIO) -> None:
+    _write_book(workbook, stamp, target)
+    # XlsxWriter's book and sheets refer to each other, so the cells they held are freed only by a full collection
+    # of the cyclic garbage, which a serving process may not run for a long time (its start-up objects are frozen):
+    # a gunicorn worker kept 3.6 GiB after one 1,000,000-line download. Collected now, it returns to ~200 MiB.
+    gc.collect()
+
+
+def _write_book(workbook: Workbook, stamp: Stamp, target: BinaryIO) -> None:
     # Text stays text: a description starting with "=" or "http" is not a formula or a link.
     book = xlsxwriter.Workbook(target, {"strings_to_formulas": False, "strings_to_urls": False,
                                         "strings_to_numbers": False, "remove_timezone": True})
