@@ -146,11 +146,11 @@ def check(db: Any, workspace_id: int, connection_id: int, plan: AccountPlan, at:
         raise Refused(422, "invalid_value", f"new_accounts is one of {', '.join(NEW_ACCOUNTS)}.", f"{at}.new_accounts")
     chart_ids = set(db.execute(select(WorkspaceAccount.id).where(WorkspaceAccount.workspace_id == workspace_id))
                     .scalars())
-    if plan.new_accounts == "account":
-        if plan.new_accounts_target is None:
-            raise Refused(422, "unknown_account", "Choose the workspace account other accounts land on.",
-                          f"{at}.new_accounts_account")
-        _check_target(plan.new_accounts_target, chart_ids, f"{at}.new_accounts_account")
+    if plan.new_accounts == "account":  # the request names that account by `new_accounts_account_id` alone
+        target = plan.new_accounts_target
+        if target is None or target.workspace_account_id not in chart_ids:
+            raise Refused(422, "unknown_account", "Choose the workspace account other accounts land on."
+                          if target is None else "No such workspace account.", f"{at}.new_accounts_account_id")
     accounts = set(db.execute(select(Account.id).where(Account.connection_id == connection_id)).scalars())
     seen: set[int] = set()
     for index, row in enumerate(plan.rows):

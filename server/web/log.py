@@ -63,10 +63,11 @@ def _cursor(value: Any) -> Cursor:
     try:
         moment, _, number = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode().partition("|")
         created_at, event_id = datetime.fromisoformat(moment), int(number)
-    except (ValueError, UnicodeDecodeError):
+        if created_at.tzinfo is None or not 1 <= event_id <= MAX_ID:
+            raise ValueError(NOT_A_CURSOR)
+        created_at = created_at.astimezone(UTC)  # ours are in UTC; 0001-01-01 at +14:00 has no UTC time
+    except (ValueError, UnicodeDecodeError, OverflowError):
         raise ValueError(NOT_A_CURSOR) from None
-    if created_at.tzinfo is None or not 1 <= event_id <= MAX_ID:
-        raise ValueError(NOT_A_CURSOR)
     return Cursor(created_at, event_id)
 
 

@@ -140,7 +140,9 @@ def test_a_bad_account_mapping_is_refused_naming_the_field(mapping, client, work
         ({"rows": [{"provider_account_id": accounts[0]["id"], "workspace_account_id": 2**31 - 1}]},
          "unknown_account", "accounts.rows.0.workspace_account_id"),
         ({"rows": [{"provider_account_id": accounts[0]["id"]}]}, "account_or_new", "accounts.rows.0"),
-        ({"new_accounts": "account"}, "unknown_account", "accounts.new_accounts_account"),
+        ({"new_accounts": "account"}, "unknown_account", "accounts.new_accounts_account_id"),
+        ({"new_accounts": "account", "new_accounts_account_id": 2**31 - 1}, "unknown_account",
+         "accounts.new_accounts_account_id"),  # the field the request has (this once named one it has not)
     ]
     for accounts_body, code, field in cases:
         error = mapping.put({"dimensions": [], "accounts": accounts_body}, expect=422)

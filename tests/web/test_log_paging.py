@@ -92,9 +92,11 @@ def encoded(text: str) -> str:
 
 @pytest.mark.parametrize("cursor", [
     "abc", encoded("2026-03-01T00:00:00|1"), encoded("2026-03-01T00:00:00+00:00|0"),
-    encoded("2026-03-01T00:00:00+00:00|9223372036854775808"), encoded("2026-03-01|x"), "%FF", "x" * 101])
+    encoded("2026-03-01T00:00:00+00:00|9223372036854775808"), encoded("2026-03-01|x"), "%FF", "x" * 101,
+    encoded("0001-01-01T00:00:00+14:00|5"), encoded("9999-12-31T23:59:59-14:00|2147483647")])
 def test_a_cursor_not_from_the_log_is_refused_by_name(client, workspace, cursor):
-    # In order: not base64 of ours; no zone; id 0; an id past 2^63; no id; not text; too long.
+    # In order: not base64 of ours; no zone; id 0; an id past 2^63; no id; not text; too long; two moments with
+    # no UTC time (before year 1, after 9999), which were once a 500.
     response = client.get(f"/api/v1/log?cursor={cursor}", headers=workspace.member())
     assert response.status_code == 422, response.get_json()
     assert response.get_json()["error"]["field"] == "cursor"
