@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+import re
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
@@ -55,9 +56,26 @@ def _no_control_characters(value: str) -> str:
     return value
 
 
-# Every name a person gives (a workspace, a connection...).
-Name = Annotated[str, Field(min_length=1, max_length=200, json_schema_extra={"pattern": NO_CONTROL_CHARACTERS}),
-                 AfterValidator(_no_control_characters)]
+# Spaces of every kind (as JavaScript's \s has them, less the control characters refused anyway).
+SPACES = r" \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"  # as the patterns write them
+_SPACE = re.compile(f"[{SPACES}]")
+# A name: no control characters, and something besides spaces (a blank row in the list names nothing).
+NAME_PATTERN = rf"^[^\x00-\x1f\x7f-\x9f]*[^\x00-\x1f\x7f-\x9f{SPACES}][^\x00-\x1f\x7f-\x9f]*$"
+
+
+def _not_blank(value: str) -> str:
+    if not _SPACE.sub("", value):
+        raise ValueError("A name needs more than spaces")
+    return value
+
+
+def name_text(max_length: int) -> Any:
+    """A name a person gives (a workspace, a connection, a dimension, a member, an account)."""
+    return Annotated[str, Field(min_length=1, max_length=max_length, json_schema_extra={"pattern": NAME_PATTERN}),
+                     AfterValidator(_no_control_characters), AfterValidator(_not_blank)]
+
+
+Name = name_text(200)
 # Free text a person types (a search, a setup value): the same characters refused, no length floor.
 Text = Annotated[str, Field(max_length=200, json_schema_extra={"pattern": NO_CONTROL_CHARACTERS}),
                  AfterValidator(_no_control_characters)]

@@ -19,7 +19,7 @@ from server.errors import error_response, not_found
 from server.mapping import audit, dimensions
 from server.mapping.catalog import member_out, workspace_dimensions
 from server.mapping.errors import Refused
-from server.web.common import BEARER, ERRORS, Id, Name, OptionalBody, StrictModel, plain_text
+from server.web.common import BEARER, ERRORS, Id, Name, OptionalBody, StrictModel, name_text, plain_text
 
 bp = APIBlueprint("dimensions", __name__, url_prefix="/api/v1", abp_tags=[Tag(name="Dimensions")],
                   abp_security=BEARER, abp_responses={**ERRORS, 409: ERRORS[404]})
@@ -30,7 +30,7 @@ def _refused(error: Refused):
     return error_response(error.status, error.code, error.message, error.field)
 
 
-DimensionName = plain_text(100, min_length=1)
+DimensionName = name_text(100)
 Code = plain_text(50)
 
 

@@ -18,7 +18,7 @@ from server.mapping import accounts, audit, catalog, plans, preview, review
 from server.mapping.apply import reapply
 from server.mapping.errors import Refused
 from server.refresh.runs import not_stopped
-from server.web.common import BEARER, ERRORS, Id, PageQuery, StrictModel, plain_text
+from server.web.common import BEARER, ERRORS, Id, PageQuery, StrictModel, name_text, plain_text
 from server.web.connections import find_connection
 
 bp = APIBlueprint("mapping", __name__, url_prefix="/api/v1", abp_tags=[Tag(name="Mapping")],
@@ -59,7 +59,7 @@ Code = plain_text(50)
 
 class NewAccountIn(StrictModel):
     code: Code = ""
-    name: plain_text(300, min_length=1)
+    name: name_text(300)
 
 
 class AccountTargetIn(StrictModel):

@@ -16,7 +16,7 @@ from server.mapping import audit, stream_fields
 from server.mapping.errors import Refused
 from server.mapping.fields import MAX_SCALE
 from server.runtime import runtime
-from server.web.common import BEARER, ERRORS, ErrorDetail, Id, StrictModel, plain_text
+from server.web.common import BEARER, ERRORS, ErrorDetail, Id, StrictModel, name_text, plain_text
 from server.web.connections import find_connection
 
 bp = APIBlueprint("streams", __name__, url_prefix="/api/v1", abp_tags=[Tag(name="Mapping")],
@@ -65,7 +65,7 @@ class StreamsOut(BaseModel):
 
 
 class FieldIn(StrictModel):
-    name: plain_text(100, min_length=1)
+    name: name_text(100)
     type: FieldType | None = Field(description="The type to cast to during the load; null: the "
                                                           "default (kept as sent).")
     scale: int | None = Field(None, ge=0, le=MAX_SCALE, description="Decimal places, for a decimal (2 if left "
