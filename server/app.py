@@ -19,7 +19,7 @@ from werkzeug.routing import Map, PathConverter
 from server import web
 from server.access.keys import authenticate
 from server.access.limits import install_rate_limits
-from server.config import load_settings
+from server.config import LONGEST_REQUEST_LINE, load_settings
 from server.db.engine import close_request_session
 from server.errors import ApiError, register_error_handlers, validation_error_response
 from server.jobs import job_queue_for, resubmit_queued
@@ -62,6 +62,7 @@ class LedgerpaneMap(Map):
 SERVICE_ERRORS = {
     "400": "The request body is not valid JSON (`malformed_json`).",
     "415": "The request body is not JSON (`unsupported_media_type`).",
+    "414": f"The address is longer than a request line may be ({LONGEST_REQUEST_LINE:,} bytes; `uri_too_long`).",
     "429": "Too many failed key attempts from this client; wait `Retry-After` seconds (`too_many_requests`).",
 }
 BODY_METHODS = {"post", "put", "patch"}
@@ -79,7 +80,7 @@ class LedgerpaneAPI(OpenAPI):
             for method, operation in item.items():
                 responses = operation.setdefault("responses", {})
                 for status, description in SERVICE_ERRORS.items():
-                    if status != "429" and method not in BODY_METHODS:
+                    if status in ("400", "415") and method not in BODY_METHODS:
                         continue
                     responses.setdefault(status, {"description": description, "content": error})
                 responses["429"]["headers"] = {"Retry-After": {"description": "Seconds to wait.",
@@ -130,11 +131,21 @@ REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 def _start_request() -> None:
     offered = request.headers.get("X-Request-Id", "")
     g.request_id = offered if REQUEST_ID.fullmatch(offered) else uuid.uuid4().hex
+    _refuse_long_addresses()
     if not request.path.startswith("/api/v1/") or request.url_rule is None:
         return  # no such route (404) or method (405): nothing to authenticate, and no key oracle
     authenticate()
     _refuse_repeated_parameters()
     _read_json_body()
+
+
+def _refuse_long_addresses() -> None:
+    """The longest request line gunicorn takes (`ledgerpane web`), refused in the same words whichever server runs
+    the app: waitress would take 256 KB, and a proxy in front usually 8 KB."""
+    target = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI") or request.full_path
+    if len(f"{request.method} {target} HTTP/1.1") > LONGEST_REQUEST_LINE:
+        raise ApiError(414, "uri_too_long", f"The address is longer than the {LONGEST_REQUEST_LINE:,} bytes a request "
+                                            "line may hold: ask for fewer values (a filter left out takes them all).")
 
 
 def _refuse_repeated_parameters() -> None:

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
 from server.access.workspaces import add_member, create_key, create_workspace, member_for_key
-from server.config import Settings, load_settings
+from server.config import LONGEST_REQUEST_LINE, Settings, load_settings
 from server.connectors import catalog
 from server.db.engine import make_engine, make_sessionmaker, transaction, upgrade
 from server.db.models import Member, Role, Workspace
@@ -137,7 +137,6 @@ def web(host: str, port: int, workers: int) -> None:
 # large workspace takes longer to build (about 7.7 s per 100,000 Actuals rows here), and the pane waits 120 s
 # for one (addin/taskpane/workbook/download.js).
 LONGEST_REQUEST_SECONDS = 150
-LONGEST_REQUEST_LINE = 8190
 
 
 def gunicorn_service(host: str, port: int, workers: int):
@@ -150,8 +149,8 @@ def gunicorn_service(host: str, port: int, workers: int):
             if "control_socket_disable" in self.cfg.settings:
                 self.cfg.set("control_socket_disable", True)
             self.cfg.set("timeout", LONGEST_REQUEST_SECONDS)
-            # The longest request line gunicorn takes (its own default is 4,094): the workbook's filters put
-            # hundreds of account codes or member ids in an address. The pane sends nothing longer (api.js).
+            # The workbook's filters put hundreds of account codes or member ids in an address (gunicorn's own
+            # limit is 4,094 bytes); the app refuses longer ones itself, and the pane sends none (api.js).
             self.cfg.set("limit_request_line", LONGEST_REQUEST_LINE)
             from_environment = self.cfg.parser().parse_args(self.cfg.get_cmd_args_from_env())
             for name, value in vars(from_environment).items():

@@ -17,6 +17,10 @@ from dotenv import dotenv_values
 def _bool(text: str) -> bool:
     return text.strip().lower() in {"1", "true", "yes", "on"}
 
+# Bytes a request line may hold: gunicorn's largest (`ledgerpane web`), and the most a proxy usually takes (8 KB).
+# The app refuses a longer address itself (server/app.py), so every server answers it alike.
+LONGEST_REQUEST_LINE = 8190
+
 
 @dataclass(frozen=True)
 class Settings:

@@ -5,8 +5,8 @@
 // service could not be reached at all (that one deserves a Retry, the others usually do not).
 
 const REQUEST_DEADLINE_MS = 20000;
-// The production server takes a request line of 8,190 bytes at most (server/cli.py), as most proxies take 8 KB:
-// an address past this one (hundreds of accounts chosen in a filter) is refused here, in words, not sent.
+// A request line may hold 8,190 bytes (server/config.py), as most proxies take 8 KB: an address past this one
+// (hundreds of accounts chosen in a workbook filter) is refused here, in words, not sent.
 const LONGEST_ADDRESS = 8000;
 
 let workspaceKey = null;

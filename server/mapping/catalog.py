@@ -18,6 +18,7 @@ from server.db.models import (
     SourceDimension,
     SourceDimensionOption,
 )
+from server.mapping.dimensions import name_key
 
 
 def workspace_dimensions(session: Session, workspace_id: int) -> list[dict[str, Any]]:
@@ -75,7 +76,7 @@ def proposal(providers: list[dict[str, Any]], workspace: list[dict[str, Any]],
     """The saved mapping, completed: a provider dimension not mapped yet goes onto the workspace dimension of
     the same name (if that company has not used it already); a member with no row onto the workspace member
     whose name or code is its name."""
-    by_name = {d["name"].lower(): d for d in workspace}
+    by_name = {name_key(d["name"]): d for d in workspace}
     by_id = {d["id"]: d for d in workspace}
     kept = {m["provider_dimension_id"]: m for m in current}
     entity_of = {p["id"]: p["entity_id"] for p in providers}
@@ -84,7 +85,7 @@ def proposal(providers: list[dict[str, Any]], workspace: list[dict[str, Any]],
     for provider in providers:
         mapping = kept.get(provider["id"])
         if mapping is None:
-            target = by_name.get(provider["name"].lower())
+            target = by_name.get(name_key(provider["name"]))
             if target is None or (provider["entity_id"], target["id"]) in taken:
                 continue
             taken.add((provider["entity_id"], target["id"]))
@@ -94,13 +95,13 @@ def proposal(providers: list[dict[str, Any]], workspace: list[dict[str, Any]],
         matches = {}
         for member in target["members"]:
             if not member["unmapped"]:
-                matches.setdefault(member["name"].lower(), member["id"])
+                matches.setdefault(name_key(member["name"]), member["id"])
                 if member["code"]:
-                    matches.setdefault(member["code"].lower(), member["id"])
+                    matches.setdefault(name_key(member["code"]), member["id"])
         rows = [{"provider_member_id": r["provider_member_id"], "member_id": r["member_id"]}
                 for r in mapping["members"]]
         have = {r["provider_member_id"] for r in rows}
-        rows += [{"provider_member_id": m["id"], "member_id": matches[m["name"].lower()]}
-                 for m in provider["members"] if m["id"] not in have and m["name"].lower() in matches]
+        rows += [{"provider_member_id": m["id"], "member_id": matches[name_key(m["name"])]}
+                 for m in provider["members"] if m["id"] not in have and name_key(m["name"]) in matches]
         proposed.append({**mapping, "members": rows})
     return proposed

@@ -44,11 +44,16 @@ def rename_dimension(session: Session, dimension: Dimension, name: str) -> None:
         dimension.name = name
 
 
+def name_key(name: str) -> str:
+    """What two names are compared by ("Été" is "ÉTÉ"). In Python, never SQL's lower(): SQLite's folds ASCII
+    letters only, so "ÉTÉ" passed a check for a taken name and then broke the unique name (a 500)."""
+    return name.casefold()
+
+
 def _refuse_taken_name(session: Session, workspace_id: int, name: str, but: int | None = None) -> None:
-    taken = session.scalar(select(Dimension.id).where(Dimension.workspace_id == workspace_id,
-                                                      func.lower(Dimension.name) == name.lower(),
-                                                      Dimension.id != (but or 0)))
-    if taken:
+    names = session.scalars(select(Dimension.name).where(Dimension.workspace_id == workspace_id,
+                                                         Dimension.id != (but or 0)))
+    if name_key(name) in {name_key(other) for other in names}:
         raise Refused(409, "name_taken", f"The workspace already has a dimension called {name}.", "name")
 
 
@@ -99,10 +104,9 @@ def change_member(session: Session, member: DimensionMember, name: str | None, c
 
 
 def _refuse_taken_member_name(session: Session, dimension_id: int, name: str, but: int | None = None) -> None:
-    taken = session.scalar(select(DimensionMember.id).where(DimensionMember.dimension_id == dimension_id,
-                                                            func.lower(DimensionMember.name) == name.lower(),
-                                                            DimensionMember.id != (but or 0)))
-    if taken:
+    names = session.scalars(select(DimensionMember.name).where(DimensionMember.dimension_id == dimension_id,
+                                                               DimensionMember.id != (but or 0)))
+    if name_key(name) in {name_key(other) for other in names}:
         raise Refused(409, "name_taken", f"The dimension already has a member called {name}.", "name")
 
 

@@ -19,6 +19,7 @@ from server.db.models import (
     SourceDimension,
     SourceDimensionOption,
 )
+from server.mapping.dimensions import name_key
 from server.mapping.errors import Refused
 from server.mapping.rules import create_members_by_rule, members_by_name
 
@@ -120,11 +121,11 @@ def _members_named_as(session: Session, dimension_id: int, option_ids: list[int]
     names = dict(session.execute(select(SourceDimensionOption.id, SourceDimensionOption.name)
                                  .where(SourceDimensionOption.id.in_(option_ids))).all())
     existing = members_by_name(session, dimension_id)
-    new = sorted({name for name in names.values() if name.lower() not in existing}, key=str.lower)
-    unique_new = list({name.lower(): name for name in new}.values())
+    new = sorted({name for name in names.values() if name_key(name) not in existing}, key=name_key)
+    unique_new = list({name_key(name): name for name in new}.values())
     if unique_new:
         session.execute(insert(DimensionMember), [{"dimension_id": dimension_id, "name": name, "code": "",
                                                    "is_unmapped": False} for name in unique_new])
         existing = members_by_name(session, dimension_id)
-    return unique_new, {option_id: existing[name.lower()] for option_id, name in names.items()}
+    return unique_new, {option_id: existing[name_key(name)] for option_id, name in names.items()}
 

@@ -7,9 +7,10 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import insert, select
 
 from server.db.models import DimensionMapping, DimensionMember, MemberMapping, SourceDimension, SourceDimensionOption
+from server.mapping.dimensions import name_key
 
 
 def create_members_by_rule(db: Any, connection_id: int, entity_id: int | None = None) -> dict[int, list[str]]:
@@ -32,13 +33,13 @@ def create_members_by_rule(db: Any, connection_id: int, entity_id: int | None = 
     rows = []
     for dimension_id, options in by_dimension.items():
         members = members_by_name(db, dimension_id)
-        new = sorted({name.lower(): name for _, name in options if name.lower() not in members}.values())
+        new = sorted({name_key(name): name for _, name in options if name_key(name) not in members}.values())
         if new:
             db.execute(insert(DimensionMember), [{"dimension_id": dimension_id, "name": name, "code": "",
                                                   "is_unmapped": False} for name in new])
             created[dimension_id] = new
             members = members_by_name(db, dimension_id)
-        rows += [{"connection_id": connection_id, "source_option_id": option_id, "member_id": members[name.lower()],
+        rows += [{"connection_id": connection_id, "source_option_id": option_id, "member_id": members[name_key(name)],
                   "by_rule": True} for option_id, name in options]
     if rows:
         db.execute(insert(MemberMapping), rows)
@@ -46,6 +47,7 @@ def create_members_by_rule(db: Any, connection_id: int, entity_id: int | None = 
 
 
 def members_by_name(db: Any, dimension_id: int) -> dict[str, int]:
-    """The dimension's members (Unmapped aside) by their name in lower case."""
-    return dict(db.execute(select(func.lower(DimensionMember.name), DimensionMember.id).where(
-        DimensionMember.dimension_id == dimension_id, DimensionMember.is_unmapped.is_(False))).all())
+    """The dimension's members (Unmapped aside) by `name_key` of their name."""
+    return {name_key(name): member_id for name, member_id in db.execute(
+        select(DimensionMember.name, DimensionMember.id).where(
+            DimensionMember.dimension_id == dimension_id, DimensionMember.is_unmapped.is_(False)))}

@@ -4,6 +4,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from server.config import LONGEST_REQUEST_LINE
 from server.db.models import Connection, LogEvent
 from server.web.common import NAME_PATTERN
 
@@ -206,3 +207,21 @@ def test_setup_values_refuse_control_characters_before_any_database_sees_them(cl
     response = client.post("/api/v1/connections", json={"provider": "xero-sandbox", "setup": {"tenant": "a\x00"}},
                            headers=workspace.admin())
     assert response.status_code == 422 and error_of(response)["field"] == "setup.tenant"
+
+
+def test_an_address_longer_than_a_request_line_may_be_is_refused_in_json(client, workspace):
+    # gunicorn (`ledgerpane web`) refuses a longer line itself; the app answers the same to any server.
+    def asked(accounts: int):
+        path = "/api/v1/workbook/actuals?" + "&".join(f"account={100000 + n}" for n in range(accounts))
+        return len(f"GET {path} HTTP/1.1"), client.get(path, headers=workspace.member())
+
+    length, response = asked(543)
+    assert length <= LONGEST_REQUEST_LINE and response.status_code == 200, (length, response.get_json())
+    length, response = asked(544)
+    assert length > LONGEST_REQUEST_LINE and response.status_code == 414
+    assert error_of(response)["code"] == "uri_too_long" and response.headers["Cache-Control"] == "no-store"
+    document = client.get("/api/openapi.json").get_json()
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            if path.startswith("/api/v1/"):
+                assert "414" in operation["responses"], (method, path)
