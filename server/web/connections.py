@@ -358,8 +358,9 @@ def create_connection(body: NewConnection):
     required = {f.name for f in option.setup_fields if f.required}
     known = {f.name for f in option.setup_fields}
     for name in body.setup:
-        if name not in known:
-            raise ApiError(422, "unknown_field", f"{option.display_name} has no setup field {name!r}.", f"setup.{name}")
+        if name not in known:  # the field named as given, unless it holds what no field name should
+            raise ApiError(422, "unknown_field", f"{option.display_name} has no setup field {name!r}.",
+                           f"setup.{name}" if name.isprintable() else "setup")
     for name in sorted(required - body.setup.keys()):
         raise ApiError(422, "missing_field", f"{option.display_name} needs {name} before consent.", f"setup.{name}")
     session = request_session()

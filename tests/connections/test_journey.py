@@ -146,6 +146,7 @@ def test_a_new_start_link_retires_the_old_one(journey, client, workspace):
 @pytest.mark.parametrize("body, field, code", [
     ({"provider": "sage-one"}, "provider", "unknown_provider"),
     ({"provider": "xero-sandbox", "setup": {"environment": "prod"}}, "setup.environment", "unknown_field"),
+    ({"provider": "xero-sandbox", "setup": {"a\x00": "b"}}, "setup", "unknown_field"),  # not echoed raw as a field
     ({"provider": "xero-sandbox", "colour": "red"}, "colour", "unknown_field"),
     ({}, "provider", "missing_field"),
 ])
