@@ -162,6 +162,9 @@ def _read_json_body() -> None:
     """Refuse bodies we cannot read before any view sees them: wrong type 415, broken JSON 400."""
     if request.method not in {"POST", "PUT", "PATCH"} or not request.content_length:
         return
+    if request.headers.get("Content-Encoding", "identity").strip().lower() != "identity":
+        # Read as it came, a compressed body would be taken for something else (RFC 9110 15.5.16).
+        raise ApiError(415, "unsupported_media_type", "Send the body uncompressed (no Content-Encoding).")
     if not request.is_json:
         raise ApiError(415, "unsupported_media_type", "Send the body as JSON (Content-Type: application/json).")
     try:

@@ -21,6 +21,16 @@ def test_body_that_is_not_json_is_415(client, workspace):
     assert error_of(response)["code"] == "unsupported_media_type"
 
 
+@pytest.mark.parametrize("coding", ["gzip", "br", "deflate, gzip"])
+def test_a_compressed_body_is_415_not_read_as_it_came(client, workspace, coding):
+    # A JSON body that claims a coding it does not have was once read as plain JSON; a real one would be garbage.
+    response = client.patch("/api/v1/workspace", data='{"name": "Renamed"}', content_type="application/json",
+                            headers={**workspace.admin(), "Content-Encoding": coding})
+    assert response.status_code == 415 and "uncompressed" in error_of(response)["message"]
+    assert client.patch("/api/v1/workspace", json={"name": "Renamed"}, headers={
+        **workspace.admin(), "Content-Encoding": "identity"}).status_code == 200
+
+
 def test_unknown_field_names_the_field(client, workspace):
     response = client.patch("/api/v1/workspace", json={"nmae": "Acme"}, headers=workspace.admin())
     assert response.status_code == 422
