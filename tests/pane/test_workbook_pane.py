@@ -204,4 +204,5 @@ def test_a_choice_too_long_to_send_is_refused_in_words(page, live_server):
     expect(page.get_by_role("alert").filter(has_text="Too many choices to send in one request")).to_be_visible()
     page.get_by_role("button", name="Download .xlsx").click()
     expect(page.get_by_role("alert").filter(has_text="Too many choices to send in one request")).to_have_count(2)
+    check_screen(page, live_server.url, "workbook-too-many-choices")
     assert all(len(url) < 8100 for url in asked), [len(url) for url in asked]
