@@ -45,9 +45,10 @@ def rename_dimension(session: Session, dimension: Dimension, name: str) -> None:
 
 
 def name_key(name: str) -> str:
-    """What two names are compared by ("Été" is "ÉTÉ"). In Python, never SQL's lower(): SQLite's folds ASCII
-    letters only, so "ÉTÉ" passed a check for a taken name and then broke the unique name (a 500)."""
-    return name.casefold()
+    """What two names are compared by: "Été" is "ÉTÉ", and "Cost centre " is "Cost  centre" (a list in Excel shows
+    them alike). In Python, never SQL's lower(): SQLite's folds ASCII letters only, so "ÉTÉ" passed a check for a
+    taken name and then broke the unique name (a 500)."""
+    return " ".join(name.split()).casefold()
 
 
 def _refuse_taken_name(session: Session, workspace_id: int, name: str, but: int | None = None) -> None:

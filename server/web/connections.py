@@ -22,7 +22,7 @@ from server.connections.metering import calls_this_month
 from server.connections.status import Event, TransitionRefused, apply, can
 from server.connectors import ProviderError, ProviderOption, UnknownProvider, catalog
 from server.connectors.framework.http import WAITED_ON, patience
-from server.db.engine import request_session
+from server.db.engine import lock_row, request_session
 from server.db.models import (
     Account,
     Connection,
@@ -245,8 +245,12 @@ def _described(session: Session, connections: list[Connection]) -> list[dict[str
     return described
 
 
-def find_connection(connection_id: int) -> Connection:
-    """The caller's connection, or 404 (also for another workspace's and for deleted ones)."""
+def find_connection(connection_id: int, *, changing: bool = False) -> Connection:
+    """The caller's connection, or 404 (also for another workspace's and for deleted ones). `changing`: this
+    request decides from its state, so others wait until it commits and then see what it did (a disconnect or
+    delete sent twice at once revoked at the provider twice, and the second found no tokens: a 500)."""
+    if changing:
+        lock_row(request_session(), Connection, connection_id)
     connection = request_session().get(Connection, connection_id)
     if connection is None or connection.workspace_id != current_caller().workspace_id or connection.deleted_at:
         raise not_found("connection")
@@ -525,7 +529,7 @@ def disconnect(path: ConnectionPath):
     erased: a disconnected source is reconnected through a new consent, so keeping them would only keep a
     live grant (and, at providers that bill per connected company, a bill) for nothing."""
     require_admin()
-    connection = find_connection(path.connection_id)
+    connection = find_connection(path.connection_id, changing=True)
     try:
         apply(connection, Event.disconnected, "Disconnected by an admin; no refresh runs until reconnected.")
     except TransitionRefused as refused:
@@ -549,7 +553,7 @@ def delete_connection(path: ConnectionPath):
     """Remove this source: revoke the grant at the provider where possible and erase the tokens.
     Loaded data stays, still reported and attributed to this source."""
     require_admin()
-    connection = find_connection(path.connection_id)
+    connection = find_connection(path.connection_id, changing=True)
     revoked, detail = _end_grant(connection)
     connection.deleted_at = utcnow()
     connection.status_detail = "Deleted; its data stays."

@@ -13,8 +13,8 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from server.access.keys import current_caller, require_admin
-from server.db.engine import request_session
-from server.db.models import MAX_DIMENSIONS, Dimension, DimensionMember
+from server.db.engine import lock_row, request_session
+from server.db.models import MAX_DIMENSIONS, Dimension, DimensionMember, Workspace
 from server.errors import error_response, not_found
 from server.mapping import audit, dimensions
 from server.mapping.catalog import member_out, workspace_dimensions
@@ -131,10 +131,17 @@ def list_dimensions():
     return DimensionList(items=workspace_dimensions(request_session(), current_caller().workspace_id)).model_dump()
 
 
+def _one_change_at_a_time(workspace_id: int) -> None:
+    """The workspace's dimensions and members change one request at a time: two adds of one name, or of the last
+    free slot, sent together both passed their checks, and the second broke a unique key (a 500)."""
+    lock_row(request_session(), Workspace, workspace_id)
+
+
 @bp.post("/dimensions", responses={201: DimensionOut})
 def create_dimension(body: NewDimension):
     """Add a dimension (admins), with its Unmapped member; lines already loaded land on Unmapped."""
     caller = require_admin()
+    _one_change_at_a_time(caller.workspace_id)
     session = request_session()
     dimension = dimensions.add_dimension(session, caller.workspace_id, body.name)
     audit.record(session, caller.workspace_id, _who(), "dimension.created", f"Dimension {body.name} added.",
@@ -153,6 +160,7 @@ def get_dimension(path: DimensionPath):
 def change_dimension(path: DimensionPath, body: DimensionChange):
     """Rename a dimension or move it in the list (admins)."""
     caller = require_admin()
+    _one_change_at_a_time(caller.workspace_id)
     dimension = find_dimension(path.dimension_id)
     session = request_session()
     before = dimension.name
@@ -198,6 +206,7 @@ def list_members(path: DimensionPath):
 def create_member(path: DimensionPath, body: NewMember):
     """Add a member (admins)."""
     caller = require_admin()
+    _one_change_at_a_time(caller.workspace_id)
     dimension = find_dimension(path.dimension_id)
     session = request_session()
     member = dimensions.add_member(session, dimension, body.name, body.code)
@@ -212,6 +221,7 @@ def create_member(path: DimensionPath, body: NewMember):
 def change_member(path: MemberPath, body: MemberChange):
     """Rename a member or change its code (admins). Unmapped keeps its name."""
     caller = require_admin()
+    _one_change_at_a_time(caller.workspace_id)
     dimension = find_dimension(path.dimension_id)
     member = find_member(dimension, path.member_id)
     session = request_session()
