@@ -78,6 +78,7 @@ class Vault:
 
     def erase(self, connection: Connection) -> None:
         connection.token_ciphertext = None
+        connection.credential_status, connection.credential_detail = "none", ""  # not "active" with no tokens
 
     def credential(self, connection: Connection) -> Credential:
         if connection.token_ciphertext is None:

@@ -122,6 +122,7 @@ def test_disconnect_revokes_the_grant_and_erases_the_tokens(journey, app, db, cl
     response = client.post(f"/api/v1/connections/{connection_id}/disconnect", headers=workspace.admin())
     assert response.status_code == 200
     assert response.get_json()["status_detail"].endswith("The provider revoked our access.")
+    assert response.get_json()["credential_status"] == {"state": "none", "detail": ""}, "the pane: Not signed in"
     with db.sessions() as session:
         assert session.get(Connection, connection_id).token_ciphertext is None
     import requests
