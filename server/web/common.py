@@ -1,4 +1,4 @@
-"""Pieces every blueprint shares: strict request models, the error model, paging."""
+"""Pieces every blueprint shares: strict request models, the error model, paging, and the caller's connection."""
 from __future__ import annotations
 
 import functools
@@ -7,6 +7,11 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from werkzeug.routing import BaseConverter
+
+from server.access.keys import current_caller
+from server.db.engine import lock_row, request_session
+from server.db.models import Connection
+from server.errors import not_found
 
 BEARER = [{"workspace_key": []}]
 
@@ -136,3 +141,15 @@ class PageQuery(StrictModel):
 @functools.cache
 def _query_schema(model: type[PageQuery]) -> dict[str, Any]:
     return super(PageQuery, model).model_json_schema()
+
+
+def find_connection(connection_id: int, *, changing: bool = False) -> Connection:
+    """The caller's connection, or 404 (also for another workspace's and for deleted ones). `changing`: this
+    request decides from its state, so others wait until it commits and then see what it did (a disconnect or
+    delete sent twice at once revoked at the provider twice, and the second found no tokens: a 500)."""
+    if changing:
+        lock_row(request_session(), Connection, connection_id)
+    connection = request_session().get(Connection, connection_id)
+    if connection is None or connection.workspace_id != current_caller().workspace_id or connection.deleted_at:
+        raise not_found("connection")
+    return connection

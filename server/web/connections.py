@@ -22,7 +22,7 @@ from server.connections.metering import calls_this_month
 from server.connections.status import Event, TransitionRefused, apply, can
 from server.connectors import ProviderError, ProviderOption, UnknownProvider, catalog
 from server.connectors.framework.http import WAITED_ON, patience
-from server.db.engine import lock_row, request_session
+from server.db.engine import request_session
 from server.db.models import (
     Account,
     Connection,
@@ -35,9 +35,9 @@ from server.db.models import (
     utcnow,
 )
 from server.db.snapshots import LIST_AGE, TrueUntil, remembered
-from server.errors import ApiError, not_found
+from server.errors import ApiError
 from server.runtime import runtime
-from server.web.common import BEARER, ERRORS, Id, Name, OptionalBody, PageQuery, StrictModel, Text
+from server.web.common import BEARER, ERRORS, Id, Name, OptionalBody, PageQuery, StrictModel, Text, find_connection
 from server.web.schedules import ScheduleOut, schedule_fields
 
 log = logging.getLogger(__name__)
@@ -243,18 +243,6 @@ def _described(session: Session, connections: list[Connection]) -> list[dict[str
             actions=allowed_actions(connection, caller, bool(selected)),
         ))
     return described
-
-
-def find_connection(connection_id: int, *, changing: bool = False) -> Connection:
-    """The caller's connection, or 404 (also for another workspace's and for deleted ones). `changing`: this
-    request decides from its state, so others wait until it commits and then see what it did (a disconnect or
-    delete sent twice at once revoked at the provider twice, and the second found no tokens: a 500)."""
-    if changing:
-        lock_row(request_session(), Connection, connection_id)
-    connection = request_session().get(Connection, connection_id)
-    if connection is None or connection.workspace_id != current_caller().workspace_id or connection.deleted_at:
-        raise not_found("connection")
-    return connection
 
 
 def refuse(message: str) -> ApiError:

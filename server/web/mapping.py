@@ -18,8 +18,7 @@ from server.mapping import accounts, audit, catalog, plans, preview, review
 from server.mapping.apply import reapply
 from server.mapping.errors import Refused
 from server.refresh.runs import not_stopped
-from server.web.common import BEARER, ERRORS, Id, PageQuery, StrictModel, name_text, plain_text
-from server.web.connections import find_connection
+from server.web.common import BEARER, ERRORS, Id, PageQuery, StrictModel, find_connection, name_text, plain_text
 
 bp = APIBlueprint("mapping", __name__, url_prefix="/api/v1", abp_tags=[Tag(name="Mapping")],
                   abp_security=BEARER, abp_responses={**ERRORS, 409: ERRORS[404]})

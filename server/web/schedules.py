@@ -12,13 +12,13 @@ from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel, Field
 
 from server.access.keys import current_caller, require_admin
-from server.db.engine import lock_row, request_session
+from server.db.engine import request_session
 from server.db.models import Connection, ConnectionStatus, ScheduleKind, Workspace, utcnow
-from server.errors import ApiError, not_found
+from server.errors import ApiError
 from server.runtime import runtime
 from server.scheduler.policy import pause, resume
 from server.scheduler.timing import EVERY_HOURS, Schedule
-from server.web.common import BEARER, ERRORS, Id, StrictModel
+from server.web.common import BEARER, ERRORS, Id, StrictModel, find_connection
 
 bp = APIBlueprint("schedules", __name__, url_prefix="/api/v1", abp_tags=[Tag(name="Schedules")],
                   abp_security=BEARER, abp_responses=ERRORS)
@@ -85,17 +85,6 @@ def workspace_timezone() -> str:
     return request_session().get(Workspace, current_caller().workspace_id).timezone
 
 
-def _connection(connection_id: int, *, changing: bool = False) -> Connection:
-    """The caller's connection, or 404 (also for another workspace's and for deleted ones). `changing`: others
-    wait until this request commits (two schedules saved together once mixed their fields into one neither sent)."""
-    if changing:
-        lock_row(request_session(), Connection, connection_id)
-    connection = request_session().get(Connection, connection_id)
-    if connection is None or connection.workspace_id != current_caller().workspace_id or connection.deleted_at:
-        raise not_found("connection")
-    return connection
-
-
 def _answer(connection: Connection) -> dict:
     return schedule_out(connection, workspace_timezone()).model_dump(mode="json")
 
@@ -103,14 +92,14 @@ def _answer(connection: Connection) -> dict:
 @bp.get("/connections/<int:connection_id>/schedule", responses={200: ScheduleOut})
 def get_schedule(path: SchedulePath):
     """When this source refreshes by itself, and when it next does."""
-    return _answer(_connection(path.connection_id))
+    return _answer(find_connection(path.connection_id))
 
 
 @bp.put("/connections/<int:connection_id>/schedule", responses={200: ScheduleOut})
 def set_schedule(path: SchedulePath, body: ScheduleIn):
     """Set when this source refreshes by itself (admins). Times are the workspace's local time."""
     require_admin()
-    connection = _connection(path.connection_id, changing=True)
+    connection = find_connection(path.connection_id, changing=True)
     if body.kind is ScheduleKind.every_n_hours and body.every_hours is None:
         raise ApiError(422, "missing_field", "Say how many hours apart the runs are.", "every_hours")
     if body.kind is not ScheduleKind.every_n_hours and body.every_hours is not None:
@@ -131,7 +120,7 @@ def set_schedule(path: SchedulePath, body: ScheduleIn):
 def resume_schedule(path: SchedulePath):
     """Resume a paused schedule (admins): it runs again at its next planned time."""
     require_admin()
-    connection = _connection(path.connection_id, changing=True)
+    connection = find_connection(path.connection_id, changing=True)
     resume(connection)
     request_session().commit()
     return _answer(connection)

@@ -16,8 +16,7 @@ from server.mapping import audit, stream_fields
 from server.mapping.errors import Refused
 from server.mapping.fields import MAX_SCALE
 from server.runtime import runtime
-from server.web.common import BEARER, ERRORS, ErrorDetail, Id, StrictModel, name_text, plain_text
-from server.web.connections import find_connection
+from server.web.common import BEARER, ERRORS, ErrorDetail, Id, StrictModel, find_connection, name_text, plain_text
 
 bp = APIBlueprint("streams", __name__, url_prefix="/api/v1", abp_tags=[Tag(name="Mapping")],
                   abp_security=BEARER, abp_responses=ERRORS)
