@@ -7,15 +7,14 @@ from sqlalchemy import func, select
 
 from server.db.engine import transaction
 from server.db.models import (
-    Connection,
     DimensionMapping,
     DimensionMember,
-    Entity,
     MemberMapping,
     SourceDimension,
     SourceDimensionOption,
 )
 from server.mapping.rules import create_members_by_rule
+from tests.support.database import add_company
 
 
 def add_member(client, headers, dimension_id: int, name: str):
@@ -38,26 +37,21 @@ def test_a_name_taken_in_other_letters_is_refused_not_a_500(client, workspace):
 def test_the_create_rule_gives_a_member_named_in_capitals_its_workspace_member(client, db, workspace):
     region = client.post("/api/v1/dimensions", json={"name": "Region"}, headers=workspace.admin()).get_json()
     with transaction(db.sessions) as session:
-        connection = Connection(workspace_id=workspace.id, name="Books", provider="xero", status="live")
-        session.add(connection)
-        session.flush()
-        entity = Entity(workspace_id=workspace.id, connection_id=connection.id, provider_entity_id="e1",
-                        name="Acme AT", selected=True, base_currency="EUR")
-        session.add(entity)
-        session.flush()
-        source = SourceDimension(workspace_id=workspace.id, connection_id=connection.id,
+        entity = add_company(session, workspace.id, "Acme AT", "EUR")
+        connection_id = entity.connection_id
+        source = SourceDimension(workspace_id=workspace.id, connection_id=connection_id,
                                  entity_id=entity.id, source_dimension_id="region", name="Region")
         session.add(source)
         session.flush()
         session.add_all([SourceDimensionOption(source_dimension_id=source.id, source_option_id=f"o{n}", name=name)
                          for n, name in enumerate(["ÖSTERREICH", "Österreich", "ÉIRE"])])
-        session.add(DimensionMapping(workspace_id=workspace.id, connection_id=connection.id,
+        session.add(DimensionMapping(workspace_id=workspace.id, connection_id=connection_id,
                                      source_dimension_id=source.id, dimension_id=region["id"], new_members="create"))
         session.flush()
-        created = create_members_by_rule(session, connection.id)
+        created = create_members_by_rule(session, connection_id)
         names = set(session.scalars(select(DimensionMember.name).where(DimensionMember.dimension_id == region["id"])))
         placed = session.scalar(select(func.count()).select_from(MemberMapping)
-                                .where(MemberMapping.connection_id == connection.id))
+                                .where(MemberMapping.connection_id == connection_id))
     # One member for the two spellings of one name, one for the other; every provider member is placed.
     (made,) = created.values()
     assert len(made) == 2 and "ÉIRE" in made and len({"ÖSTERREICH", "Österreich"} & set(made)) == 1

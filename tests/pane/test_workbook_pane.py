@@ -13,8 +13,9 @@ from openpyxl import load_workbook
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from server.db.models import Account, Connection, Entity, Workspace
+from server.db.models import Account, Workspace
 from tests.support.browser import check_screen, connect_demo
+from tests.support.database import add_company
 from tests.support.office import REQUEST_LIMIT_BYTES, ExcelWorkbook, excel_pane
 from tests.support.waiting import wait_until
 
@@ -180,14 +181,8 @@ def test_a_choice_too_long_to_send_is_refused_in_words(page, live_server):
     # takes (8,190 bytes a request line). The pane says so instead of showing the server's bare HTTP 414.
     with live_server.sessions.begin() as session:
         workspace = session.scalar(select(Workspace))
-        connection = Connection(workspace_id=workspace.id, name="Big chart", provider="xero", status="live")
-        session.add(connection)
-        session.flush()
-        entity = Entity(workspace_id=workspace.id, connection_id=connection.id, provider_entity_id="big",
-                        name="Big Co", selected=True, base_currency="GBP")
-        session.add(entity)
-        session.flush()
-        session.add_all(Account(workspace_id=workspace.id, connection_id=connection.id, entity_id=entity.id,
+        entity = add_company(session, workspace.id, "Big Co")
+        session.add_all(Account(workspace_id=workspace.id, connection_id=entity.connection_id, entity_id=entity.id,
                                 source_account_id=f"a{n}", code=f"{100000 + n}", name=f"Account {n}",
                                 account_type="EXPENSE", account_class="expense") for n in range(600))
     asked: list[str] = []

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from server.access.workspaces import add_member, create_key, create_workspace
 from server.db.engine import make_engine
-from server.db.models import Role
+from server.db.models import Connection, Entity, Role
 
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "")
 BACKENDS = ["sqlite", "postgresql"] if POSTGRES_URL else ["sqlite"]
@@ -66,3 +66,15 @@ def seed_workspace(sessions: sessionmaker[Session], name: str = "Acme Holdings")
         workspace, admin = create_workspace(session, name, "controller@acme.test", "Europe/London", "GBP")
         member = add_member(session, workspace, "analyst@acme.test", Role.member)
         return SeededWorkspace(workspace.id, name, create_key(session, admin), create_key(session, member))
+
+
+def add_company(session: Session, workspace_id: int, company: str, currency: str = "GBP") -> Entity:
+    """A live source holding one chosen company, straight into the database (no consent): the company."""
+    connection = Connection(workspace_id=workspace_id, name=f"{company} books", provider="xero", status="live")
+    session.add(connection)
+    session.flush()
+    entity = Entity(workspace_id=workspace_id, connection_id=connection.id, provider_entity_id=f"e{connection.id}",
+                    name=company, selected=True, base_currency=currency)
+    session.add(entity)
+    session.flush()
+    return entity
