@@ -133,7 +133,8 @@ def list_dimensions():
 
 def _one_change_at_a_time(workspace_id: int) -> None:
     """The workspace's dimensions and members change one request at a time: two adds of one name, or of the last
-    free slot, sent together both passed their checks, and the second broke a unique key (a 500)."""
+    free slot, sent together both passed their checks, and the second broke a unique key (a 500); a delete sent
+    twice at once deleted, and recorded, more than once."""
     lock_row(request_session(), Workspace, workspace_id)
 
 
@@ -185,6 +186,7 @@ def change_dimension(path: DimensionPath, body: DimensionChange):
 def delete_dimension(path: DimensionPath, query: DimensionDeletion):
     """Delete a dimension, its members and the mappings onto it (admins). One holding data needs `lines=clear`."""
     caller = require_admin()
+    _one_change_at_a_time(caller.workspace_id)
     dimension = find_dimension(path.dimension_id)
     session = request_session()
     name, dimension_id = dimension.name, dimension.id
@@ -240,6 +242,7 @@ def change_member(path: MemberPath, body: MemberChange):
 def delete_member(path: MemberPath, query: MemberDeletion):
     """Delete a member (admins); never Unmapped. One holding lines needs `lines=unmapped`."""
     caller = require_admin()
+    _one_change_at_a_time(caller.workspace_id)
     dimension = find_dimension(path.dimension_id)
     member = find_member(dimension, path.member_id)
     session = request_session()

@@ -54,6 +54,8 @@ def test_one_name_added_at_once_is_added_once(client, workspace):
     statuses = at_once(lambda: client.post(f"/api/v1/dimensions/{region['id']}/members", json={"name": "North"},
                                            headers=workspace.admin()))
     assert statuses == {201: 1, 409: TIMES - 1}, statuses
+    statuses = at_once(lambda: client.delete(f"/api/v1/dimensions/{region['id']}", headers=workspace.admin()))
+    assert statuses == {200: 1, 404: TIMES - 1}, statuses
 
 
 def test_schedules_saved_at_once_leave_one_of_them_whole(journey, client, workspace):
